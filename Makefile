@@ -1,0 +1,51 @@
+# The Makefile is the contract: run `make help` for the targets.
+SHELL := bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+DATA ?= ./data
+ADDR ?= 127.0.0.1:8080
+FUZZTIME ?= 30s
+BENCHTIME ?= 10s
+
+.PHONY: help run test build generate lint bench fuzz crashtest chromium clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/server serve --data $(DATA) --addr $(ADDR)
+
+test: chromium ## run every test (race detector on; installs chromium for browser tests when missing)
+	SENDORA_BROWSER_TESTS=required $(GO) test -race -count=1 ./...
+
+build: ## build bin/sendora (static, no cgo, version stamped)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sendora ./cmd/server
+
+generate: ## regenerate templ components
+	$(GO) tool templ generate
+
+lint: ## gofmt, go vet, staticcheck, and templ output up to date
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@$(GO) tool templ generate >/dev/null 2>&1 || { echo "templ generate failed"; exit 1; }
+	@if [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then echo "templ output is stale; run make generate and commit:"; git status --porcelain -- '*_templ.go'; exit 1; fi
+
+bench: ## Go benchmarks of the hot path and the load test; figures go to docs/BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./internal/identity/ ./internal/ingest/
+	$(GO) run ./cmd/loadtest
+
+fuzz: ## run every fuzz target for $(FUZZTIME) each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+chromium:
+	@./scripts/ensure-chromium
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// env is what a command may touch of the process, so tests run commands
+// in-process with their own environment and streams.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// usageError is a mistake in the command line; it exits 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// errHelp ends a command that printed its help; it exits 0.
+var errHelp = errors.New("help shown")
+
+// command is one CLI command.
+type command struct {
+	name    string // "project list"
+	args    string // " NAME" for usage lines
+	summary string
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "", "run the server (the default command)", cmdServe},
+		{"project list", "", "list projects: names, ids and public keys", cmdProjectList},
+		{"project create", " NAME", "create a project and print its public key", cmdProjectCreate},
+		{"identity rotate", "", "rotate the identity secret and print the new one, once", cmdIdentityRotate},
+		{"identity strict", " on|off", "turn strict identity on or off", cmdIdentityStrict},
+		{"sign", "", "print the identity token for a userId (secret from SENDORA_IDENTITY_SECRET)", cmdSign},
+		{"version", "", "print the version", cmdVersion},
+	}
+}
+
+// run is the whole program: it parses args, runs one command and returns
+// its error. main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		return cmdServe(ctx, e, nil)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		printUsage(stdout)
+		return nil
+	case "-v", "-version", "--version":
+		return cmdVersion(ctx, e, nil)
+	}
+	if strings.HasPrefix(args[0], "-") { // flags with no command: serve's
+		return cmdServe(ctx, e, args)
+	}
+	cmds := commands()
+	// Longest match first, so "project list" wins over a "project" group.
+	for _, c := range cmds {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c.run(ctx, e, args[len(words):])
+		}
+	}
+	var group []string
+	for _, c := range cmds {
+		if strings.HasPrefix(c.name, args[0]+" ") {
+			group = append(group, strings.TrimPrefix(c.name, args[0]+" "))
+		}
+	}
+	if len(group) > 0 {
+		if len(args) == 1 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+			if len(args) > 1 {
+				printUsage(stdout)
+				return nil
+			}
+			return usagef("%s: missing subcommand (one of: %s)", args[0], strings.Join(group, ", "))
+		}
+		return usagef("%s: unknown subcommand %q (one of: %s)", args[0], args[1], strings.Join(group, ", "))
+	}
+	return usagef("unknown command %q (see: sendora --help)", args[0])
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Sendora Identity: event ingestion with strict identity verification.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: sendora [command] [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	cmds := commands()
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name+c.args))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name+c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'sendora COMMAND --help' for a command's flags. Every flag has an")
+	fmt.Fprintln(w, "environment twin, e.g. --data and SENDORA_DATA.")
+}
+
+// flags is a command's flag set whose defaults come from SENDORA_* env twins.
+type flags struct {
+	fs      *flag.FlagSet
+	e       env
+	envErrs []error
+	usage   string
+}
+
+func newFlags(e env, name, usage string) *flags {
+	f := &flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), e: e, usage: usage}
+	f.fs.SetOutput(io.Discard)
+	return f
+}
+
+func envName(flagName string) string {
+	return "SENDORA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f *flags) describe(name, usage string) string {
+	return usage + " (env " + envName(name) + ")"
+}
+
+func (f *flags) string(name, def, usage string) *string {
+	if v := f.e.getenv(envName(name)); v != "" {
+		def = v
+	}
+	return f.fs.String(name, def, f.describe(name, usage))
+}
+
+func (f *flags) bool(name string, def bool, usage string) *bool {
+	return f.fs.Bool(name, def, usage)
+}
+
+func (f *flags) duration(name string, def time.Duration, usage string) *time.Duration {
+	if v := f.e.getenv(envName(name)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.envErrs = append(f.envErrs, usagef("%s=%q: not a duration (e.g. 60s, 1h)", envName(name), v))
+		} else {
+			def = d
+		}
+	}
+	return f.fs.Duration(name, def, f.describe(name, usage))
+}
+
+func (f *flags) int(name string, def int, usage string) *int {
+	if v := f.e.getenv(envName(name)); v != "" {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			f.envErrs = append(f.envErrs, usagef("%s=%q: not a whole number", envName(name), v))
+		} else {
+			def = n
+		}
+	}
+	return f.fs.Int(name, def, f.describe(name, usage))
+}
+
+// dataFlag adds --data, which every command takes.
+func (f *flags) dataFlag() *string {
+	return f.string("data", "./data", "data directory: database and master.key")
+}
+
+// parse parses args, prints help on -h, and turns flag errors into one-line
+// usage errors. Positional arguments may come before or after flags.
+func (f *flags) parse(args []string) ([]string, error) {
+	var positional []string
+	for {
+		err := f.fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			f.printHelp()
+			return nil, errHelp
+		}
+		if err != nil {
+			return nil, usagef("%s: %v", f.fs.Name(), err)
+		}
+		args = f.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(f.envErrs) > 0 {
+		return nil, f.envErrs[0]
+	}
+	return positional, nil
+}
+
+func (f *flags) printHelp() {
+	w := f.e.stdout
+	fmt.Fprintf(w, "Usage: sendora %s\n\n", f.usage)
+	var lines []string
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		def := ""
+		if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" && fl.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %q)", fl.DefValue)
+		}
+		lines = append(lines, fmt.Sprintf("  --%-18s %s%s", fl.Name, fl.Usage, def))
+	})
+	sort.Strings(lines)
+	if len(lines) > 0 {
+		fmt.Fprintln(w, "Flags:")
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(cmd string, args []string, n int, what string) error {
+	if len(args) != n {
+		if n == 0 {
+			return usagef("%s: unexpected argument %q", cmd, args[0])
+		}
+		return usagef("%s: want %s", cmd, what)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, for progress lines.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sendora/sendora/internal/datadir"
+	"github.com/sendora/sendora/internal/identity"
+)
+
+// openData opens an existing data directory for a CLI command.
+func openData(ctx context.Context, e env, dir string) (*datadir.DataDir, error) {
+	return datadir.Open(ctx, datadir.Options{Dir: dir, MasterKey: e.getenv(datadir.MasterKeyEnv)})
+}
+
+func cmdVersion(_ context.Context, e env, _ []string) error {
+	fmt.Fprintf(e.stdout, "sendora %s\n", version)
+	return nil
+}
+
+func cmdProjectList(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project list", "project list [--json] [--data DIR]")
+	data := f.dataFlag()
+	asJSON := f.bool("json", false, "print JSON instead of a table")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("project list", args, 0, ""); err != nil {
+		return err
+	}
+	d, err := openData(ctx, e, *data)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ps, err := d.Store.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			ID        int64     `json:"id"`
+			Name      string    `json:"name"`
+			PublicKey string    `json:"publicKey"`
+			Strict    bool      `json:"strict"`
+			CreatedAt time.Time `json:"createdAt"`
+		}
+		out := make([]row, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, row{p.ID, p.Name, p.PublicKey, p.Strict, p.CreatedAt})
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tID\tPUBLIC KEY\tSTRICT")
+	for _, p := range ps {
+		strict := "off"
+		if p.Strict {
+			strict = "on"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Name, p.ID, p.PublicKey, strict)
+	}
+	return tw.Flush()
+}
+
+func cmdProjectCreate(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project create", "project create NAME [--data DIR]")
+	data := f.dataFlag()
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("project create", args, 1, "one project NAME"); err != nil {
+		return err
+	}
+	d, err := openData(ctx, e, *data)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Store.CreateProject(ctx, args[0], time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, p.PublicKey)
+	return nil
+}
+
+func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "identity rotate", "identity rotate [--project NAME] [--overlap 1h] [--data DIR]")
+	data := f.dataFlag()
+	project := f.fs.String("project", "", "project name (default: the first project, \"default\")")
+	overlap := f.fs.Duration("overlap", 0, "how long the replaced secret keeps verifying: 0, 1h or 24h (at most 24h)")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("identity rotate", args, 0, ""); err != nil {
+		return err
+	}
+	if *overlap < 0 || *overlap > identity.MaxOverlap {
+		return usagef("identity rotate: --overlap %s: %v", *overlap, identity.ErrBadOverlap)
+	}
+	d, err := openData(ctx, e, *data)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	m := identity.NewManager(d.Store, d.Sealer, nil)
+	rot, err := m.Rotate(ctx, p.ID, *overlap, identity.Actor{Name: "cli"})
+	if err != nil {
+		return err
+	}
+	// The secret alone on stdout, so `sendora identity rotate > file` or
+	// $(…) captures exactly it; the rest goes to stderr.
+	fmt.Fprintln(e.stdout, rot.Secret.Reveal())
+	fmt.Fprintf(e.stderr, "project %s: identity secret version %d (fingerprint %s) is now current", p.Name, rot.Version, rot.Secret.Fingerprint())
+	if *overlap > 0 && rot.Version > 1 {
+		fmt.Fprintf(e.stderr, "; the previous one verifies for %s more", *overlap)
+	}
+	fmt.Fprintf(e.stderr, ".\nRunning servers pick it up within their --secret-cache-ttl. This is the only time it is shown.\n")
+	return nil
+}
+
+func cmdIdentityStrict(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "identity strict", "identity strict on|off [--project NAME] [--data DIR]")
+	data := f.dataFlag()
+	project := f.fs.String("project", "", "project name (default: \"default\")")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+		return usagef("identity strict: want on or off")
+	}
+	d, err := openData(ctx, e, *data)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	on := args[0] == "on"
+	if err := identity.NewManager(d.Store, d.Sealer, nil).SetStrict(ctx, p.ID, on, identity.Actor{Name: "cli"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "project %s: strict identity %s. Running servers apply it within their --secret-cache-ttl.\n", p.Name, args[0])
+	return nil
+}
+
+func cmdSign(_ context.Context, e env, args []string) error {
+	f := newFlags(e, "sign", "sign --user ID   (secret from SENDORA_IDENTITY_SECRET)")
+	user := f.fs.String("user", "", "the userId to sign, exactly as the SDK sends it")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("sign", args, 0, ""); err != nil {
+		return err
+	}
+	set := false
+	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "user" })
+	if !set {
+		return usagef("sign: --user is required")
+	}
+	raw := e.getenv("SENDORA_IDENTITY_SECRET")
+	if raw == "" {
+		return fmt.Errorf("sign: SENDORA_IDENTITY_SECRET is not set")
+	}
+	secret, err := identity.ParseSecret(raw)
+	if err != nil {
+		return fmt.Errorf("sign: SENDORA_IDENTITY_SECRET: %w", err)
+	}
+	fmt.Fprintln(e.stdout, identity.Sign(secret, *user))
+	return nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sendora/sendora/internal/clientip"
+	"github.com/sendora/sendora/internal/datadir"
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/server"
+)
+
+// serveConfig is everything `sendora serve` is configured with.
+type serveConfig struct {
+	addr            string
+	data            string
+	publicURL       string
+	secretCacheTTL  time.Duration
+	logLevel        string
+	logFormat       string
+	trustedProxies  []string
+	shutdownTimeout time.Duration
+}
+
+func parseServe(e env, args []string) (serveConfig, error) {
+	f := newFlags(e, "serve", "serve [flags]")
+	addr := f.string("addr", "127.0.0.1:8080", "address for the API and dashboard")
+	data := f.dataFlag()
+	publicURL := f.string("public-url", "", "the dashboard's URL as admins reach it, for links printed to the log (default: http://ADDR)")
+	ttl := f.duration("secret-cache-ttl", identity.DefaultCacheTTL, "how long a project's secrets and strict flag are cached; changes made elsewhere arrive within it")
+	level := f.string("log-level", "info", "log level: debug, info, warn, error")
+	format := f.string("log-format", "text", "log format: text or json")
+	proxies := f.string("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto are trusted")
+	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
+	rest, err := f.parse(args)
+	if err != nil {
+		return serveConfig{}, err
+	}
+	if err := wantArgs("serve", rest, 0, ""); err != nil {
+		return serveConfig{}, err
+	}
+	if *ttl <= 0 {
+		return serveConfig{}, usagef("serve: --secret-cache-ttl must be positive")
+	}
+	c := serveConfig{
+		addr: *addr, data: *data, publicURL: strings.TrimRight(*publicURL, "/"),
+		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
+	}
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.trustedProxies = append(c.trustedProxies, p)
+		}
+	}
+	return c, nil
+}
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	c, err := parseServe(e, args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	ips, err := clientip.New(c.trustedProxies)
+	if err != nil {
+		return usagef("serve: --trusted-proxies: %v", err)
+	}
+
+	d, err := datadir.Open(ctx, datadir.Options{Dir: c.data, MasterKey: e.getenv(datadir.MasterKeyEnv), Create: true})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if len(d.Created) > 0 {
+		log.Info("first start: created", "data", c.data, "created", strings.Join(d.Created, ", "))
+	}
+
+	srv := server.New(server.Config{
+		Log:      log,
+		ClientIP: ips,
+		Ready:    d.Store.Ping,
+	})
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	url := c.publicURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "data", c.data, "version", version)
+
+	hs := srv.HTTPServer(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests", "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("shutdown: requests still running were cut off", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
+}

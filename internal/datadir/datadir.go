@@ -1,0 +1,209 @@
+// Package datadir opens a Sendora data directory for any command: the
+// database, the master key that seals its secrets, and the first project.
+package datadir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store"
+)
+
+// MasterKeyFile is the master key's file name inside the data directory.
+const MasterKeyFile = "master.key"
+
+// MasterKeyEnv names the environment variable that, when set, holds the
+// master key instead of the file.
+const MasterKeyEnv = "SENDORA_MASTER_KEY"
+
+// metaKeyCheck holds a value sealed under the master key when the database
+// is created, so a wrong key is caught at start, before any secret is needed.
+const metaKeyCheck = "master_key_check"
+
+var keyCheckPlain = []byte("sendora master key check v1")
+
+// Options says how to open a data directory.
+type Options struct {
+	Dir       string
+	MasterKey string // the SENDORA_MASTER_KEY value; "" reads or creates master.key
+	// Create makes the directory, database, master key and default project
+	// when missing (the server's first start). Without it a missing
+	// database is an error, so a mistyped --data does not start afresh.
+	Create bool
+	Now    func() time.Time
+}
+
+// DataDir is an open data directory.
+type DataDir struct {
+	Dir    string
+	Store  *store.Store
+	Sealer *identity.Sealer
+	// Created lists what this call created ("database", "master.key",
+	// "project default"), for the first start's log.
+	Created []string
+}
+
+// Close closes the database.
+func (d *DataDir) Close() error { return d.Store.Close() }
+
+// Open opens the data directory as Options say.
+func Open(ctx context.Context, opt Options) (*DataDir, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	d := &DataDir{Dir: opt.Dir}
+	dbPath := filepath.Join(opt.Dir, store.FileName)
+	if err := checkDir(opt.Dir, dbPath, opt.Create); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+		d.Created = append(d.Created, "database")
+	}
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	d.Store = st
+	if err := d.openMasterKey(ctx, opt.MasterKey); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if opt.Create {
+		if err := d.ensureProject(ctx, opt.Now()); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func checkDir(dir, dbPath string, create bool) error {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %s: %w", dir, err)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("data directory %s does not exist (start the server once, or pass --data)", dir)
+		}
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if _, err := os.ReadDir(dir); err != nil {
+		return fmt.Errorf("data directory %s is not readable: %w", dir, err)
+	}
+	if !create {
+		if _, err := os.Stat(dbPath); err != nil {
+			return fmt.Errorf("no database in %s (start the server once, or pass --data): %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// openMasterKey finds the master key and proves it opens this database.
+func (d *DataDir) openMasterKey(ctx context.Context, fromEnv string) error {
+	check, err := d.Store.Meta(ctx, metaKeyCheck)
+	fresh := errors.Is(err, store.ErrNotFound)
+	if err != nil && !fresh {
+		return err
+	}
+
+	var key identity.MasterKey
+	path := filepath.Join(d.Dir, MasterKeyFile)
+	switch {
+	case fromEnv != "":
+		if key, err = identity.ParseMasterKey(fromEnv); err != nil {
+			return fmt.Errorf("%s: %w", MasterKeyEnv, err)
+		}
+	default:
+		raw, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if key, err = identity.ParseMasterKey(string(raw)); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		case errors.Is(err, fs.ErrNotExist) && fresh:
+			key = identity.NewMasterKey()
+			if err := writeKeyFile(path, key); err != nil {
+				return err
+			}
+			d.Created = append(d.Created, MasterKeyFile)
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("master key missing: %s does not exist and %s is not set, but %s holds secrets sealed with a master key; restore the key (never create a new one: the secrets would be lost)",
+				path, MasterKeyEnv, d.Store.Path())
+		default:
+			return fmt.Errorf("master key: %w", err)
+		}
+	}
+
+	d.Sealer = identity.NewSealer(key)
+	if fresh {
+		check, err = d.Store.PutMetaOnce(ctx, metaKeyCheck, d.Sealer.Seal(metaKeyCheck, 0, keyCheckPlain))
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := d.Sealer.Open(metaKeyCheck, 0, check); err != nil {
+		src := path
+		if fromEnv != "" {
+			src = MasterKeyEnv
+		}
+		return fmt.Errorf("wrong master key: the key from %s (id %s) does not open %s; use the key this database was created with",
+			src, d.Sealer.KeyID(), d.Store.Path())
+	}
+	return nil
+}
+
+func writeKeyFile(path string, key identity.MasterKey) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create master key: %w", err)
+	}
+	if _, err := f.WriteString(key.Encode() + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("create master key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("create master key: %w", err)
+	}
+	return f.Close()
+}
+
+// ensureProject creates the default project when there is none at all.
+func (d *DataDir) ensureProject(ctx context.Context, now time.Time) error {
+	ps, err := d.Store.Projects(ctx)
+	if err != nil || len(ps) > 0 {
+		return err
+	}
+	_, err = d.Store.CreateProject(ctx, store.DefaultProjectName, now)
+	if errors.Is(err, store.ErrConflict) { // another process made it first
+		return nil
+	}
+	if err == nil {
+		d.Created = append(d.Created, "project "+store.DefaultProjectName)
+	}
+	return err
+}
+
+// Project resolves a --project name ("" is the default project).
+func (d *DataDir) Project(ctx context.Context, name string) (store.Project, error) {
+	if name == "" {
+		name = store.DefaultProjectName
+	}
+	p, err := d.Store.ProjectByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, fmt.Errorf("no project named %q (see: sendora project list)", name)
+	}
+	return p, err
+}

@@ -1,0 +1,118 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNoSecret refuses strict mode for a project that has no secret.
+var ErrNoSecret = errors.New("strict identity needs an identity secret: rotate one first")
+
+// ErrBadOverlap refuses an overlap outside 0..MaxOverlap.
+var ErrBadOverlap = errors.New("overlap must be between 0 and 24h")
+
+// MaxOverlap is the longest a replaced secret may keep verifying.
+const MaxOverlap = 24 * time.Hour
+
+// Actor says who made a change, for the audit log.
+type Actor struct {
+	Name string // an admin's email, or "cli"
+	IP   string // empty for the CLI
+}
+
+// Rotation is one secret rotation as the store must apply it, atomically:
+// the new sealed secret becomes current; the current one becomes previous
+// until At+Overlap (or retired at once when Overlap is 0); an earlier
+// previous one is retired; retired secrets beyond KeepRetired are deleted;
+// an audit entry records Actor, the new version and Fingerprint.
+type Rotation struct {
+	Sealed      []byte
+	Fingerprint string
+	Overlap     time.Duration
+	At          time.Time
+	Actor       Actor
+	KeepRetired int
+}
+
+// StrictChange is one strict-mode toggle as the store must apply it: it
+// fails with ErrNoSecret when turning on a project without a current secret,
+// and writes an audit entry.
+type StrictChange struct {
+	On    bool
+	At    time.Time
+	Actor Actor
+}
+
+// Store is what the Manager needs from storage.
+type Store interface {
+	StateLoader
+	RotateSecret(ctx context.Context, projectID int64, r Rotation) (version int, err error)
+	SetStrict(ctx context.Context, projectID int64, c StrictChange) error
+}
+
+// Manager makes identity changes: it rotates secrets and toggles strict
+// mode through the store, then invalidates this process's verifier cache so
+// the change takes effect here at once.
+type Manager struct {
+	store    Store
+	sealer   *Sealer
+	verifier *Verifier
+}
+
+// NewManager returns a Manager. verifier may be nil in processes that do
+// not verify (the CLI).
+func NewManager(store Store, sealer *Sealer, verifier *Verifier) *Manager {
+	return &Manager{store: store, sealer: sealer, verifier: verifier}
+}
+
+func (m *Manager) now() time.Time {
+	if m.verifier != nil {
+		return m.verifier.Now()
+	}
+	return time.Now()
+}
+
+// Rotated is the outcome of a rotation. Secret is the only copy of the new
+// value outside the sealed store: show it once and drop it.
+type Rotated struct {
+	Secret  Secret
+	Version int
+}
+
+// Rotate generates a new secret for the project and makes it current.
+func (m *Manager) Rotate(ctx context.Context, projectID int64, overlap time.Duration, actor Actor) (Rotated, error) {
+	if overlap < 0 || overlap > MaxOverlap {
+		return Rotated{}, ErrBadOverlap
+	}
+	secret := NewSecret()
+	version, err := m.store.RotateSecret(ctx, projectID, Rotation{
+		Sealed:      m.sealer.SealSecret(projectID, secret),
+		Fingerprint: secret.Fingerprint(),
+		Overlap:     overlap,
+		At:          m.now(),
+		Actor:       actor,
+		KeepRetired: KeepRetired,
+	})
+	if err != nil {
+		return Rotated{}, fmt.Errorf("identity: rotate secret: %w", err)
+	}
+	m.invalidate(projectID)
+	return Rotated{Secret: secret, Version: version}, nil
+}
+
+// SetStrict turns strict mode on or off for the project.
+func (m *Manager) SetStrict(ctx context.Context, projectID int64, on bool, actor Actor) error {
+	if err := m.store.SetStrict(ctx, projectID, StrictChange{On: on, At: m.now(), Actor: actor}); err != nil {
+		return fmt.Errorf("identity: set strict: %w", err)
+	}
+	m.invalidate(projectID)
+	return nil
+}
+
+func (m *Manager) invalidate(projectID int64) {
+	if m.verifier != nil {
+		m.verifier.Invalidate(projectID)
+	}
+}

@@ -1,0 +1,134 @@
+package identity
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// TokenScheme is the only token scheme this server accepts.
+const TokenScheme = "hmac_v1"
+
+const tokenPrefix = TokenScheme + ":"
+
+// macHexLen is the length of an HMAC-SHA256 in hex.
+const macHexLen = 2 * sha256.Size
+
+// Reason says why an event's identity did not verify. The zero Reason,
+// Verified, means it did.
+type Reason uint8
+
+// The reasons, in the words of the wire contract.
+const (
+	Verified Reason = iota
+	NoSecret
+	MissingToken
+	MissingUserID
+	UnsupportedScheme
+	MalformedToken
+	RotatedSecret
+	SignatureMismatch
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	Verified:          "verified",
+	NoSecret:          "no_secret",
+	MissingToken:      "missing_token",
+	MissingUserID:     "missing_user_id",
+	UnsupportedScheme: "unsupported_scheme",
+	MalformedToken:    "malformed_token",
+	RotatedSecret:     "rotated_secret",
+	SignatureMismatch: "signature_mismatch",
+}
+
+// Reasons lists every failure reason (not Verified) in the contract's order.
+var Reasons = []Reason{NoSecret, MissingToken, MissingUserID, UnsupportedScheme, MalformedToken, RotatedSecret, SignatureMismatch}
+
+// String returns the reason's wire name ("signature_mismatch").
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// ParseReason turns a wire name back into a Reason.
+func ParseReason(s string) (Reason, bool) {
+	for r, name := range reasonNames {
+		if name == s {
+			return Reason(r), true
+		}
+	}
+	return 0, false
+}
+
+// Message is the human text the API sends with a reason.
+func (r Reason) Message() string {
+	switch r {
+	case Verified:
+		return "identity verified"
+	case NoSecret:
+		return "strict identity is on but the project has no identity secret; rotate one in Settings → Identity"
+	case MissingToken:
+		return "identityToken is required: sign the userId on your backend and send the token with the event"
+	case MissingUserID:
+		return "userId is required to verify identityToken"
+	case UnsupportedScheme:
+		return `identityToken uses an unsupported scheme; only "hmac_v1:" is accepted`
+	case MalformedToken:
+		return `identityToken must be "hmac_v1:" followed by 64 lowercase hex digits`
+	case RotatedSecret:
+		return "identityToken was signed with an identity secret that has been rotated out; update SENDORA_IDENTITY_SECRET on your backend"
+	case SignatureMismatch:
+		return "identityToken does not match userId under the project's identity secret"
+	}
+	return "unknown reason"
+}
+
+// Sign returns the hmac_v1 token for userID, byte for byte what the reference
+// Node signer in DESIGN.md produces.
+func Sign(secret Secret, userID string) string {
+	m := hmac.New(sha256.New, []byte(secret.value))
+	m.Write([]byte(userID))
+	return tokenPrefix + hex.EncodeToString(m.Sum(nil))
+}
+
+// ParseToken checks a token's form and decodes its MAC. It returns Verified
+// (meaning "well-formed") with the MAC, or MissingToken, UnsupportedScheme or
+// MalformedToken. Only lowercase hex is accepted, as the signer emits.
+func ParseToken(token string) (mac [sha256.Size]byte, r Reason) {
+	if token == "" {
+		return mac, MissingToken
+	}
+	scheme, value, ok := strings.Cut(token, ":")
+	if !ok {
+		return mac, MalformedToken
+	}
+	if scheme != TokenScheme {
+		return mac, UnsupportedScheme
+	}
+	if len(value) != macHexLen {
+		return mac, MalformedToken
+	}
+	for i := 0; i < macHexLen; i += 2 {
+		hi, ok1 := fromLowerHex(value[i])
+		lo, ok2 := fromLowerHex(value[i+1])
+		if !ok1 || !ok2 {
+			return [sha256.Size]byte{}, MalformedToken
+		}
+		mac[i/2] = hi<<4 | lo
+	}
+	return mac, Verified
+}
+
+func fromLowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}

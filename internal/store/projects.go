@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Project is one product sending events.
+type Project struct {
+	ID             int64
+	Name           string
+	PublicKey      string
+	Strict         bool
+	AllowedOrigins []string // empty: any origin
+	CreatedAt      time.Time
+}
+
+// PublicKeyPrefix starts every public key.
+const PublicKeyPrefix = "pk_live_"
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// NewPublicKey returns "pk_live_" and 32 random base62 characters.
+func NewPublicKey() string {
+	var b [32]byte
+	out := make([]byte, 0, len(PublicKeyPrefix)+len(b))
+	out = append(out, PublicKeyPrefix...)
+	for len(out) < cap(out) {
+		rand.Read(b[:])
+		for _, c := range b {
+			if c < 248 && len(out) < cap(out) { // 248 = 4*62: no modulo bias
+				out = append(out, base62[c%62])
+			}
+		}
+	}
+	return string(out)
+}
+
+// DefaultProjectName is the project created on first start.
+const DefaultProjectName = "default"
+
+// ValidateProjectName checks a project name: 1 to 64 characters of letters,
+// digits, '-', '_' or '.'.
+func ValidateProjectName(name string) error {
+	if name == "" || len(name) > 64 {
+		return errors.New("project name must be 1 to 64 characters")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("project name %q may only hold letters, digits, '-', '_' and '.'", name)
+		}
+	}
+	return nil
+}
+
+// CreateProject adds a project with a fresh public key.
+func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (Project, error) {
+	if err := ValidateProjectName(name); err != nil {
+		return Project{}, err
+	}
+	p := Project{Name: name, PublicKey: NewPublicKey(), CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	err := s.w.QueryRowContext(ctx,
+		`INSERT INTO projects (name, public_key, created_at) VALUES (?, ?, ?) RETURNING id`,
+		p.Name, p.PublicKey, ms(p.CreatedAt)).Scan(&p.ID)
+	if isUnique(err) {
+		return Project{}, fmt.Errorf("store: create project %q: %w", name, ErrConflict)
+	}
+	if err != nil {
+		return Project{}, fmt.Errorf("store: create project %q: %w", name, err)
+	}
+	return p, nil
+}
+
+const projectColumns = `id, name, public_key, strict, allowed_origins, created_at`
+
+func scanProject(row interface{ Scan(...any) error }) (Project, error) {
+	var p Project
+	var origins string
+	var created int64
+	if err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.Strict, &origins, &created); err != nil {
+		return Project{}, err
+	}
+	p.AllowedOrigins = strings.Fields(origins)
+	p.CreatedAt = fromMS(created)
+	return p, nil
+}
+
+func (s *Store) project(ctx context.Context, where string, arg any) (Project, error) {
+	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Project{}, ErrNotFound
+	}
+	return p, err
+}
+
+// Project returns the project with the id.
+func (s *Store) Project(ctx context.Context, id int64) (Project, error) {
+	p, err := s.project(ctx, "id = ?", id)
+	if err != nil {
+		return p, fmt.Errorf("store: project %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// ProjectByName returns the project with the name.
+func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error) {
+	p, err := s.project(ctx, "name = ?", name)
+	if err != nil {
+		return p, fmt.Errorf("store: project %q: %w", name, err)
+	}
+	return p, nil
+}
+
+// ProjectByPublicKey returns the project a public key belongs to.
+func (s *Store) ProjectByPublicKey(ctx context.Context, key string) (Project, error) {
+	p, err := s.project(ctx, "public_key = ?", key)
+	if err != nil {
+		return p, fmt.Errorf("store: project by public key: %w", err)
+	}
+	return p, nil
+}
+
+// Projects lists every project by name.
+func (s *Store) Projects(ctx context.Context) ([]Project, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list projects: %w", err)
+	}
+	defer rows.Close()
+	var out []Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list projects: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetAllowedOrigins restricts the origins browsers may send the project's
+// events from; none allows any.
+func (s *Store) SetAllowedOrigins(ctx context.Context, id int64, origins []string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE projects SET allowed_origins = ? WHERE id = ?`, strings.Join(origins, " "), id)
+	if err != nil {
+		return fmt.Errorf("store: set allowed origins for project %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set allowed origins for project %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/sendora/sendora/internal/identity"
+)
+
+// The store is the identity package's Store.
+var _ identity.Store = (*Store)(nil)
+
+// IdentityState returns the project's strict flag and sealed secrets, newest
+// first. The verifier calls it on a cache miss.
+func (s *Store) IdentityState(ctx context.Context, projectID int64) (identity.State, error) {
+	st := identity.State{ProjectID: projectID}
+	err := s.r.QueryRowContext(ctx, `SELECT strict FROM projects WHERE id = ?`, projectID).Scan(&st.Strict)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return st, fmt.Errorf("store: identity state of project %d: %w", projectID, err)
+	}
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT version, status, sealed, fingerprint, created_at, created_by, valid_until, retired_at
+		FROM identity_secrets WHERE project_id = ? ORDER BY version DESC`, projectID)
+	if err != nil {
+		return st, fmt.Errorf("store: identity state of project %d: %w", projectID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k identity.SealedKey
+		var status string
+		var created int64
+		var until, retired sql.NullInt64
+		if err := rows.Scan(&k.Version, &status, &k.Sealed, &k.Fingerprint, &created, &k.CreatedBy, &until, &retired); err != nil {
+			return st, fmt.Errorf("store: identity state of project %d: %w", projectID, err)
+		}
+		k.Status = identity.KeyStatus(status)
+		k.CreatedAt, k.ValidUntil, k.RetiredAt = fromMS(created), fromMS(until.Int64), fromMS(retired.Int64)
+		st.Keys = append(st.Keys, k)
+	}
+	return st, rows.Err()
+}
+
+// RotateSecret applies a rotation in one transaction (see identity.Rotation)
+// and returns the new version. BEGIN IMMEDIATE serialises concurrent
+// rotations, from this process or another, so each sees the last one's result.
+func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Rotation) (int, error) {
+	var version int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM projects WHERE id = ?`, projectID).Scan(new(int64)); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		at := ms(r.At)
+		// An earlier overlap ends now: at most two secrets verify.
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE identity_secrets SET status = 'retired'
+			WHERE project_id = ? AND status = 'previous'`, projectID); err != nil {
+			return err
+		}
+		if r.Overlap > 0 {
+			_, err := tx.ExecContext(ctx, `
+				UPDATE identity_secrets SET status = 'previous', valid_until = ?, retired_at = ?
+				WHERE project_id = ? AND status = 'current'`, at+r.Overlap.Milliseconds(), at, projectID)
+			if err != nil {
+				return err
+			}
+		} else {
+			_, err := tx.ExecContext(ctx, `
+				UPDATE identity_secrets SET status = 'retired', retired_at = ?
+				WHERE project_id = ? AND status = 'current'`, at, projectID)
+			if err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRowContext(ctx, `
+			INSERT INTO identity_secrets (project_id, version, status, sealed, fingerprint, created_at, created_by)
+			VALUES (?, (SELECT COALESCE(MAX(version), 0) + 1 FROM identity_secrets WHERE project_id = ?), 'current', ?, ?, ?, ?)
+			RETURNING version`,
+			projectID, projectID, r.Sealed, r.Fingerprint, at, r.Actor.Name).Scan(&version); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM identity_secrets WHERE project_id = ? AND status = 'retired' AND version NOT IN (
+				SELECT version FROM identity_secrets WHERE project_id = ? AND status = 'retired'
+				ORDER BY version DESC LIMIT ?)`, projectID, projectID, r.KeepRetired); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, Audit{
+			At: r.At, Actor: r.Actor.Name, IP: r.Actor.IP, Action: ActionSecretRotate, ProjectID: projectID,
+			Detail: fmt.Sprintf("version=%d fingerprint=%s overlap=%s", version, r.Fingerprint, r.Overlap),
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: rotate secret of project %d: %w", projectID, err)
+	}
+	return version, nil
+}
+
+// SetStrict turns strict mode on or off; on fails with identity.ErrNoSecret
+// while the project has no current secret.
+func (s *Store) SetStrict(ctx context.Context, projectID int64, c identity.StrictChange) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var hasSecret bool
+		err := tx.QueryRowContext(ctx, `
+			SELECT EXISTS (SELECT 1 FROM identity_secrets WHERE project_id = p.id AND status = 'current')
+			FROM projects p WHERE p.id = ?`, projectID).Scan(&hasSecret)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if c.On && !hasSecret {
+			return identity.ErrNoSecret
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE projects SET strict = ? WHERE id = ?`, c.On, projectID); err != nil {
+			return err
+		}
+		action := ActionStrictOff
+		if c.On {
+			action = ActionStrictOn
+		}
+		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor.Name, IP: c.Actor.IP, Action: action, ProjectID: projectID})
+	})
+	if err != nil {
+		return fmt.Errorf("store: set strict of project %d: %w", projectID, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sendora/sendora/db/migrations"
+)
+
+// MinSQLiteVersion is the oldest SQLite the store runs on: 3.51.3 fixes a
+// WAL-reset bug that could corrupt a database written by several connections.
+const MinSQLiteVersion = "3.51.3"
+
+// FileName is the database's name inside the data directory.
+const FileName = "sendora.db"
+
+// Pragmas for every connection, applied by the driver in this order with
+// busy_timeout first (modernc sorts the rest).
+var pragmas = []string{
+	// Wait up to 10 s for another connection's lock (the CLI, a backup)
+	// instead of failing at once with SQLITE_BUSY.
+	"busy_timeout(10000)",
+	// WAL: readers never block the writer nor the writer readers.
+	"journal_mode(WAL)",
+	// FULL: every commit fsyncs the WAL, so an acknowledged event survives a
+	// power cut, not only a crash. Group commit amortises the fsync over
+	// many events, which makes FULL affordable (see docs/BENCHMARKS.md).
+	"synchronous(FULL)",
+	// Enforce the schema's REFERENCES clauses.
+	"foreign_keys(ON)",
+	// Keep temporary b-trees (sorts, VACUUM INTO) in memory where small.
+	"temp_store(MEMORY)",
+	// Let the WAL grow to ~64 MiB between checkpoints under heavy ingest
+	// before truncating it back, instead of checkpointing every 4 MiB.
+	"journal_size_limit(67108864)",
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// Writers take the write lock when they begin, not at their first
+		// write, so two writers (this server and the CLI) never deadlock
+		// upgrading a read lock; busy_timeout then queues them.
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating when absent) the SQLite database at path, checks the
+// SQLite version, and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := checkDir(path); err != nil {
+		return nil, err
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	if err := checkVersion(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{w: w, r: r, path: path}, nil
+}
+
+// checkDir turns a missing or unwritable data directory into one clear
+// error instead of SQLite's "unable to open database file".
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("store: data directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("store: data directory %s is not a directory", dir)
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return fmt.Errorf("store: database %s: %w", path, err)
+	} else {
+		f.Close()
+	}
+	return nil
+}
+
+func checkVersion(ctx context.Context, db *sql.DB) error {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&v); err != nil {
+		return fmt.Errorf("store: open database: %w", err)
+	}
+	if compareVersions(v, MinSQLiteVersion) < 0 {
+		return fmt.Errorf("store: SQLite %s is too old; %s or newer is required (WAL-reset fix)", v, MinSQLiteVersion)
+	}
+	return nil
+}
+
+// compareVersions compares dotted version strings numerically.
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(as), len(bs)) {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// SchemaVersion returns the newest applied migration and the newest one
+// this binary carries.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, migrations.FS)
+	if err != nil {
+		return 0, 0, err
+	}
+	current, err = p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	srcs := p.ListSources()
+	if len(srcs) > 0 {
+		latest = srcs[len(srcs)-1].Version
+	}
+	return current, latest, nil
+}
+
+// isUnique reports whether err is a UNIQUE constraint violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok"
+// when the file is sound).
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	rows, err := s.r.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return "", fmt.Errorf("store: integrity check: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n"), rows.Err()
+}
