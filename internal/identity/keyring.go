@@ -148,7 +148,7 @@ type macState struct {
 }
 
 func newMACKey(secret Secret) *macKey {
-	key := []byte(secret.value)
+	key := []byte(secret.reveal())
 	mk := &macKey{}
 	mk.pool.New = func() any {
 		return &macState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -71,6 +72,13 @@ func (k MasterKey) Encode() string { return hex.EncodeToString(k.key[:]) }
 
 // String never shows the key.
 func (k MasterKey) String() string { return "master-key(" + hex.EncodeToString(k.id()) + ")" }
+
+// GoString keeps %#v from printing the key.
+func (k MasterKey) GoString() string { return k.String() }
+
+// Format prints String for every verb, so no verb (%d, %#v, %t) formats the
+// key's bytes by reflection.
+func (k MasterKey) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
 
 // id names the key without revealing it, so a sealed value says which key
 // sealed it and the master key can be rotated later.
@@ -142,7 +150,7 @@ const secretPurpose = "sendora/identity-secret/v1"
 
 // SealSecret encrypts an identity secret for its project.
 func (s *Sealer) SealSecret(projectID int64, secret Secret) []byte {
-	return s.Seal(secretPurpose, projectID, []byte(secret.value))
+	return s.Seal(secretPurpose, projectID, []byte(secret.reveal()))
 }
 
 // OpenSecret decrypts an identity secret sealed for projectID.
@@ -151,5 +159,5 @@ func (s *Sealer) OpenSecret(projectID int64, sealed []byte) (Secret, error) {
 	if err != nil {
 		return Secret{}, err
 	}
-	return Secret{value: string(plain)}, nil
+	return secretOf(string(plain)), nil
 }

@@ -90,20 +90,27 @@ func (r Reason) Message() string {
 // Sign returns the hmac_v1 token for userID, byte for byte what the reference
 // Node signer in DESIGN.md produces.
 func Sign(secret Secret, userID string) string {
-	m := hmac.New(sha256.New, []byte(secret.value))
+	m := hmac.New(sha256.New, []byte(secret.reveal()))
 	m.Write([]byte(userID))
 	return tokenPrefix + hex.EncodeToString(m.Sum(nil))
 }
 
 // ParseToken checks a token's form and decodes its MAC. It returns Verified
 // (meaning "well-formed") with the MAC, or MissingToken, UnsupportedScheme or
-// MalformedToken. Only lowercase hex is accepted, as the signer emits.
+// MalformedToken. Only lowercase hex is accepted, as the signer emits, so
+// exactly one string is the token for a (secret, userId).
+//
+// UnsupportedScheme needs something that looks like a scheme before the
+// first ':' (letters, digits, '_', '-', '.', '+'): "HMAC_V1:…" and
+// "hmac_v2:…" name another scheme, but " hmac_v1:…", "Bearer hmac_v1:…" or
+// ":…" are a damaged hmac_v1 token, and the hint for malformed_token is the
+// one that helps.
 func ParseToken(token string) (mac [sha256.Size]byte, r Reason) {
 	if token == "" {
 		return mac, MissingToken
 	}
 	scheme, value, ok := strings.Cut(token, ":")
-	if !ok {
+	if !ok || !isScheme(scheme) {
 		return mac, MalformedToken
 	}
 	if scheme != TokenScheme {
@@ -121,6 +128,20 @@ func ParseToken(token string) (mac [sha256.Size]byte, r Reason) {
 		mac[i/2] = hi<<4 | lo
 	}
 	return mac, Verified
+}
+
+// isScheme reports whether s can name a token scheme.
+func isScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '+') {
+			return false
+		}
+	}
+	return true
 }
 
 func fromLowerHex(c byte) (byte, bool) {
