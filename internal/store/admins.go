@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Admin is a dashboard account. PasswordHash is an encoded argon2id hash,
+// never a password.
+type Admin struct {
+	ID                int64
+	Email             string // lower-cased
+	PasswordHash      string
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// NewAdmin is an account to create, with who created it for the audit log.
+type NewAdmin struct {
+	Email        string
+	PasswordHash string
+	At           time.Time
+	Actor        string // "setup", "cli", or an admin's email
+	IP           string
+}
+
+// Session is a server-side dashboard session. IDHash is the hex SHA-256
+// of the random id in the cookie; the id itself is never stored.
+type Session struct {
+	IDHash     string
+	AdminID    int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	IP         string
+	UserAgent  string
+}
+
+const adminColumns = `id, email, password_hash, created_at, password_changed_at`
+
+func scanAdmin(row interface{ Scan(...any) error }) (Admin, error) {
+	var a Admin
+	var created, changed int64
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &changed); err != nil {
+		return Admin{}, err
+	}
+	a.CreatedAt, a.PasswordChangedAt = fromMS(created), fromMS(changed)
+	return a, nil
+}
+
+// CountAdmins returns how many admin accounts exist.
+func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM admins`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count admins: %w", err)
+	}
+	return n, nil
+}
+
+// CreateAdmin adds an account and its audit entry. A taken email is ErrConflict.
+func (s *Store) CreateAdmin(ctx context.Context, a NewAdmin) (Admin, error) {
+	return s.createAdmin(ctx, a, false)
+}
+
+// CreateFirstAdmin adds an account only while there is none at all, so two
+// people racing through the first-run setup cannot both create one: the
+// loser gets ErrConflict.
+func (s *Store) CreateFirstAdmin(ctx context.Context, a NewAdmin) (Admin, error) {
+	return s.createAdmin(ctx, a, true)
+}
+
+func (s *Store) createAdmin(ctx context.Context, a NewAdmin, onlyFirst bool) (Admin, error) {
+	at := ms(a.At)
+	var created Admin
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := `INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?3)`
+		if onlyFirst {
+			q = `INSERT INTO admins (email, password_hash, created_at, password_changed_at)
+				SELECT ?1, ?2, ?3, ?3 WHERE NOT EXISTS (SELECT 1 FROM admins)`
+		}
+		res, err := tx.ExecContext(ctx, q, a.Email, a.PasswordHash, at)
+		if isUnique(err) {
+			return ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrConflict
+		}
+		created, err = scanAdmin(tx.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, a.Email))
+		if err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, Audit{At: a.At, Actor: a.Actor, IP: a.IP, Action: ActionAdminCreate, Detail: "email=" + a.Email})
+	})
+	if err != nil {
+		return Admin{}, fmt.Errorf("store: create admin %s: %w", a.Email, err)
+	}
+	return created, nil
+}
+
+// AdminByEmail returns the account with the (lower-cased) email.
+func (s *Store) AdminByEmail(ctx context.Context, email string) (Admin, error) {
+	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, email))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Admin{}, fmt.Errorf("store: admin %s: %w", email, err)
+	}
+	return a, nil
+}
+
+// AdminByID returns the account with the id.
+func (s *Store) AdminByID(ctx context.Context, id int64) (Admin, error) {
+	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Admin{}, fmt.Errorf("store: admin %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// ChangePassword stores a new password hash, ends every session of the
+// account except keepSession (the hash of the session that made the
+// change; "" ends them all) and audits the change, in one transaction.
+func (s *Store) ChangePassword(ctx context.Context, adminID int64, hash string, keepSession string, at time.Time, ip string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var email string
+		err := tx.QueryRowContext(ctx, `UPDATE admins SET password_hash = ?, password_changed_at = ? WHERE id = ? RETURNING email`,
+			hash, ms(at), adminID).Scan(&email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE admin_id = ? AND id_hash != ?`, adminID, keepSession)
+		if err != nil {
+			return err
+		}
+		ended, _ := res.RowsAffected()
+		return addAudit(ctx, tx, Audit{At: at, Actor: email, IP: ip, Action: ActionPasswordChange,
+			Detail: fmt.Sprintf("other sessions ended=%d", ended)})
+	})
+	if err != nil {
+		return fmt.Errorf("store: change password of admin %d: %w", adminID, err)
+	}
+	return nil
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, se Session) error {
+	_, err := s.w.ExecContext(ctx, `
+		INSERT INTO admin_sessions (id_hash, admin_id, created_at, last_seen_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)`,
+		se.IDHash, se.AdminID, ms(se.CreatedAt), ms(se.LastSeenAt), se.IP, se.UserAgent)
+	if err != nil {
+		return fmt.Errorf("store: create session for admin %d: %w", se.AdminID, err)
+	}
+	return nil
+}
+
+// SessionByHash returns a session and its account.
+func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, Admin, error) {
+	var se Session
+	var a Admin
+	var created, seen int64
+	row := s.r.QueryRowContext(ctx, `
+		SELECT a.id, a.email, a.password_hash, a.created_at, a.password_changed_at,
+		       s.id_hash, s.created_at, s.last_seen_at, s.ip, s.user_agent
+		FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = ?`, idHash)
+	var ac, ap int64
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &ac, &ap, &se.IDHash, &created, &seen, &se.IP, &se.UserAgent)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Session{}, Admin{}, fmt.Errorf("store: session: %w", err)
+	}
+	a.CreatedAt, a.PasswordChangedAt = fromMS(ac), fromMS(ap)
+	se.AdminID, se.CreatedAt, se.LastSeenAt = a.ID, fromMS(created), fromMS(seen)
+	return se, a, nil
+}
+
+// TouchSession records activity on a session, for the idle timeout.
+func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(at), idHash); err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession ends one session; ending one that is gone is not an error.
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE id_hash = ?`, idHash); err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+// PruneSessions deletes sessions idle since before idleBefore or created
+// before createdBefore, and returns how many it deleted.
+func (s *Store) PruneSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE last_seen_at < ? OR created_at < ?`, ms(idleBefore), ms(createdBefore))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
