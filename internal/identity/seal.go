@@ -28,13 +28,16 @@ const keyIDSize = 4
 var ErrWrongMasterKey = errors.New("the master key does not open this value: wrong master key or damaged data")
 
 // MasterKey is the key that seals identity secrets and session keys at rest.
+// Like Secret, it prints only its id.
 type MasterKey struct {
-	key [MasterKeySize]byte
+	// key sits behind a pointer so that fmt, printing a struct that holds a
+	// MasterKey in an unexported field, shows an address, not the bytes.
+	key *[MasterKeySize]byte
 }
 
 // NewMasterKey returns a random master key.
 func NewMasterKey() MasterKey {
-	var k MasterKey
+	k := MasterKey{key: new([MasterKeySize]byte)}
 	rand.Read(k.key[:])
 	return k
 }
@@ -43,7 +46,6 @@ func NewMasterKey() MasterKey {
 // (standard or URL alphabet, padded or not) of 32 bytes.
 func ParseMasterKey(s string) (MasterKey, error) {
 	s = strings.TrimSpace(s)
-	var k MasterKey
 	var raw []byte
 	var err error
 	if len(s) == 2*MasterKeySize {
@@ -52,8 +54,9 @@ func ParseMasterKey(s string) (MasterKey, error) {
 		raw, err = decodeBase64(s)
 	}
 	if err != nil || len(raw) != MasterKeySize {
-		return k, errors.New("master key must be 32 bytes written as 64 hex digits or base64")
+		return MasterKey{}, errors.New("master key must be 32 bytes written as 64 hex digits or base64")
 	}
+	k := MasterKey{key: new([MasterKeySize]byte)}
 	copy(k.key[:], raw)
 	return k, nil
 }
@@ -68,10 +71,21 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 // Encode writes the key as 64 hex digits, the form of the master.key file.
-func (k MasterKey) Encode() string { return hex.EncodeToString(k.key[:]) }
+// The zero MasterKey encodes as "".
+func (k MasterKey) Encode() string {
+	if k.key == nil {
+		return ""
+	}
+	return hex.EncodeToString(k.key[:])
+}
 
 // String never shows the key.
-func (k MasterKey) String() string { return "master-key(" + hex.EncodeToString(k.id()) + ")" }
+func (k MasterKey) String() string {
+	if k.key == nil {
+		return "master-key(none)"
+	}
+	return "master-key(" + hex.EncodeToString(k.id()) + ")"
+}
 
 // GoString keeps %#v from printing the key.
 func (k MasterKey) GoString() string { return k.String() }
@@ -96,8 +110,12 @@ type Sealer struct {
 	keyID []byte
 }
 
-// NewSealer returns a Sealer for the master key.
+// NewSealer returns a Sealer for the master key. It panics on the zero
+// MasterKey rather than seal under a key of zeros.
 func NewSealer(k MasterKey) *Sealer {
+	if k.key == nil {
+		panic("identity: NewSealer with the zero MasterKey")
+	}
 	block, err := aes.NewCipher(k.key[:])
 	if err != nil {
 		panic(err) // unreachable: the key is always 32 bytes
