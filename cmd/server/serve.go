@@ -14,6 +14,7 @@ import (
 	"github.com/sendora/sendora/internal/clientip"
 	"github.com/sendora/sendora/internal/datadir"
 	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/server"
 )
 
@@ -27,6 +28,8 @@ type serveConfig struct {
 	logFormat       string
 	trustedProxies  []string
 	shutdownTimeout time.Duration
+	rateLimitKey    float64
+	rateLimitIP     float64
 }
 
 func parseServe(e env, args []string) (serveConfig, error) {
@@ -38,6 +41,8 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	level := f.string("log-level", "info", "log level: debug, info, warn, error")
 	format := f.string("log-format", "text", "log format: text or json")
 	proxies := f.string("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto are trusted")
+	rlKey := f.int("rate-limit-key", 0, "events per second allowed per public key; 0 is no limit")
+	rlIP := f.int("rate-limit-ip", 0, "events per second allowed per client IP; 0 is no limit")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
 	rest, err := f.parse(args)
 	if err != nil {
@@ -52,6 +57,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	c := serveConfig{
 		addr: *addr, data: *data, publicURL: strings.TrimRight(*publicURL, "/"),
 		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
+		rateLimitKey: float64(*rlKey), rateLimitIP: float64(*rlIP),
+	}
+	if *rlKey < 0 || *rlIP < 0 {
+		return serveConfig{}, usagef("serve: rate limits must be 0 (off) or positive")
 	}
 	for _, p := range strings.Split(*proxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -84,10 +93,26 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		log.Info("first start: created", "data", c.data, "created", strings.Join(d.Created, ", "))
 	}
 
+	verifier := identity.NewVerifier(d.Store, d.Sealer, identity.VerifierOptions{TTL: c.secretCacheTTL})
+	writer := ingest.NewWriter(d.Store, ingest.WriterOptions{Log: log})
+	defer func() {
+		// After the HTTP server has drained: commit what was queued.
+		cctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		defer cancel()
+		if err := writer.Close(cctx); err != nil {
+			log.Error("writer did not drain", "err", err)
+		}
+	}()
 	srv := server.New(server.Config{
 		Log:      log,
 		ClientIP: ips,
-		Ready:    d.Store.Ping,
+		Ingest: ingest.NewHandler(ingest.Config{
+			Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
+			KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
+		}),
+		Ready: func(ctx context.Context) error {
+			return errors.Join(writer.Running(), d.Store.Ping(ctx))
+		},
 	})
 
 	ln, err := net.Listen("tcp", c.addr)

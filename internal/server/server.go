@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sendora/sendora/internal/clientip"
+	"github.com/sendora/sendora/internal/ingest"
 )
 
 // Timeouts for every connection. ReadHeaderTimeout closes slow-header
@@ -28,12 +29,14 @@ type Server struct {
 	log      *slog.Logger
 	clientIP *clientip.Resolver
 	ready    func(context.Context) error
+	ingest   *ingest.Handler
 }
 
 // Config lists the server's parts.
 type Config struct {
 	Log      *slog.Logger
 	ClientIP *clientip.Resolver
+	Ingest   *ingest.Handler
 	// Ready reports whether the server can take traffic (/readyz): the
 	// store answers and the writer runs.
 	Ready func(context.Context) error
@@ -41,7 +44,7 @@ type Config struct {
 
 // New returns a Server.
 func New(c Config) *Server {
-	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready}
+	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready, ingest: c.Ingest}
 }
 
 // HTTPServer returns an http.Server for the routes with its timeouts set.

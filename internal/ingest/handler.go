@@ -1,0 +1,501 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/sendora/sendora/internal/clientip"
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/reqlog"
+	"github.com/sendora/sendora/internal/store"
+)
+
+// Config lists the Handler's parts and limits.
+type Config struct {
+	Log      *slog.Logger
+	Store    *store.Store
+	Verifier *identity.Verifier
+	Writer   *Writer
+	ClientIP *clientip.Resolver
+	// KeyTTL is how long a public key's project is cached (the verifier's TTL).
+	KeyTTL time.Duration
+	// MaxInflightBytes bounds the request bodies being read and processed
+	// at once (each request reserves its endpoint's size limit). Past it the
+	// server answers 503 OVERLOADED at once rather than queue in memory.
+	MaxInflightBytes int64
+	// RateLimitKey and RateLimitIP are events per second per public key and
+	// per client IP; 0 turns a limit off.
+	RateLimitKey float64
+	RateLimitIP  float64
+	Now          func() time.Time
+}
+
+// Handler serves the ingestion endpoints.
+type Handler struct {
+	log      *slog.Logger
+	keys     *keyCache
+	verifier *identity.Verifier
+	writer   *Writer
+	ips      *clientip.Resolver
+	admit    *semaphore.Weighted
+	byKey    *limiter
+	byIP     *limiter
+	now      func() time.Time
+	ids      idGen
+}
+
+// NewHandler returns the ingestion handler.
+func NewHandler(c Config) *Handler {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.KeyTTL <= 0 {
+		c.KeyTTL = identity.DefaultCacheTTL
+	}
+	if c.MaxInflightBytes <= 0 {
+		c.MaxInflightBytes = 64 << 20
+	}
+	if c.ClientIP == nil {
+		c.ClientIP, _ = clientip.New(nil)
+	}
+	return &Handler{
+		log:      c.Log,
+		keys:     newKeyCache(c.Store, c.KeyTTL, c.Now),
+		verifier: c.Verifier,
+		writer:   c.Writer,
+		ips:      c.ClientIP,
+		admit:    semaphore.NewWeighted(max(c.MaxInflightBytes, MaxBatchBytes)),
+		byKey:    newLimiter(c.RateLimitKey),
+		byIP:     newLimiter(c.RateLimitIP),
+		now:      c.Now,
+		ids:      newIDGen(),
+	}
+}
+
+// Endpoint names, as stored with rejections.
+const (
+	endpointEvent = "/events"
+	endpointBatch = "/events/batch"
+)
+
+// NotAllowed answers other methods on the ingestion paths in the
+// contract's error shape.
+func (h *Handler) NotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Allow", "POST, OPTIONS")
+	writeError(w, http.StatusMethodNotAllowed, &eventError{Code: "METHOD_NOT_ALLOWED", Message: "use POST"}, 0)
+}
+
+// Preflight answers CORS preflight requests from any origin. Browser SDKs
+// run on customers' domains; the key travels in the body or the
+// Authorization header, never in a cookie, so no credentials are allowed.
+func (h *Handler) Preflight(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+	hd.Set("Access-Control-Max-Age", "86400")
+	hd.Set("Vary", "Origin")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// request is what both endpoints share while handling one request.
+type request struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	endpoint string
+	received time.Time
+	ip       string
+}
+
+// begin runs the checks both endpoints make before reading the body. It
+// writes the error and returns false when the request is refused; release
+// must then not be called.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string, limit int64) (*request, bool) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+	req := &request{w: w, r: r, endpoint: endpoint, received: h.now().UTC()}
+	if !mediaTypeOK(r.Header.Get("Content-Type")) {
+		writeError(w, http.StatusUnsupportedMediaType, &eventError{Code: CodeUnsupportedMediaType,
+			Message: "Content-Type must be application/json or text/plain"}, 0)
+		return nil, false
+	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
+		return nil, false
+	}
+	if !h.admit.TryAcquire(limit) {
+		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+		return nil, false
+	}
+	req.ip = h.ips.IP(r)
+	return req, true
+}
+
+func (h *Handler) release(limit int64) { h.admit.Release(limit) }
+
+func mediaTypeOK(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || mt == "text/plain")
+}
+
+func tooLarge(limit int64) *eventError {
+	what := "an event"
+	if limit == MaxBatchBytes {
+		what = "a batch"
+	}
+	return &eventError{Code: CodePayloadTooLarge, Message: what + " body is at most " + strconv.FormatInt(limit>>10, 10) + " KiB"}
+}
+
+func overloaded() *eventError {
+	return &eventError{Code: CodeOverloaded, Message: "the server cannot keep up; nothing was stored, retry later"}
+}
+
+// resolveKey finds the project from the Bearer header or the body's key and
+// applies its origin rule and the per-key rate limit.
+func (h *Handler) resolveKey(ctx context.Context, req *request, bodyKey string, n int) (*project, *eventError, int) {
+	key := bodyKey
+	if auth := req.r.Header.Get("Authorization"); auth != "" {
+		bearer, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok {
+			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "Authorization must be: Bearer pk_live_…"}, http.StatusUnauthorized
+		}
+		bearer = strings.TrimSpace(bearer)
+		if bodyKey != "" && bodyKey != bearer {
+			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "publicKey in the body and the Authorization header differ"}, http.StatusUnauthorized
+		}
+		key = bearer
+	}
+	if key == "" {
+		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "a public key is required: \"publicKey\" in the body or Authorization: Bearer pk_live_…"}, http.StatusUnauthorized
+	}
+	p, err := h.keys.lookup(ctx, key)
+	if errors.Is(err, errUnknownKey) {
+		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "unknown public key"}, http.StatusUnauthorized
+	}
+	if err != nil {
+		h.log.Error("look up public key", "err", err)
+		return nil, &eventError{Code: CodeInternal, Message: "internal error"}, http.StatusInternalServerError
+	}
+	if origin := req.r.Header.Get("Origin"); len(p.origins) > 0 && origin != "" && !slices.Contains(p.origins, origin) {
+		return nil, &eventError{Code: CodeOriginNotAllowed, Message: "this project does not accept events from this origin"}, http.StatusForbidden
+	}
+	info := reqlog.From(ctx)
+	info.Project, info.Events = p.name, n
+	if ok, wait := h.byKey.allow(key, n, req.received); !ok {
+		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		return nil, &eventError{Code: CodeRateLimited, Message: "rate limit for this public key exceeded"}, http.StatusTooManyRequests
+	}
+	return p, nil, 0
+}
+
+// limitIP applies the per-IP rate limit.
+func (h *Handler) limitIP(req *request, n int) bool {
+	if ok, wait := h.byIP.allow(req.ip, n, req.received); !ok {
+		writeError(req.w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "rate limit for this client exceeded"}, wait)
+		return false
+	}
+	return true
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Event handles POST /events: one event.
+func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.begin(w, r, endpointEvent, MaxEventBytes)
+	if !ok {
+		return
+	}
+	defer h.release(MaxEventBytes)
+
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyPool.Put(buf)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxEventBytes)); err != nil {
+		h.readFailed(w, err, MaxEventBytes)
+		return
+	}
+	ev, eerr := decodeEvent(buf.Bytes())
+	if eerr != nil {
+		writeError(w, http.StatusBadRequest, eerr, 0)
+		return
+	}
+	if !h.limitIP(req, 1) {
+		return
+	}
+	p, eerr, status := h.resolveKey(r.Context(), req, ev.PublicKey, 1)
+	if eerr != nil {
+		writeError(w, status, eerr, retryAfter(w))
+		return
+	}
+	if eerr := ev.validate(); eerr != nil {
+		writeError(w, http.StatusBadRequest, eerr, 0)
+		return
+	}
+	kr, err := h.verifier.Keyring(r.Context(), p.id)
+	if err != nil {
+		h.internal(w, "load identity keyring", err)
+		return
+	}
+	reason := kr.Verify(ev.UserID, ev.IdentityToken, req.received)
+	if reason != identity.Verified && kr.Strict {
+		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, true)})
+		writeError(w, http.StatusUnauthorized, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}, 0)
+		return
+	}
+	rows := [1]store.EventRow{h.row(req, p, &ev, reason)}
+	var inserted [1]bool
+	if err := h.writer.Submit(r.Context(), rows[:], inserted[:]); err != nil {
+		h.submitFailed(w, err)
+		return
+	}
+	if reason != identity.Verified && inserted[0] {
+		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, false)})
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Accepted  int    `json:"accepted"`
+		MessageID string `json:"messageId"`
+	}{1, rows[0].MessageID})
+}
+
+// rejected is one entry of a batch response's "rejected" list.
+type rejected struct {
+	Index int `json:"index"`
+	*eventError
+}
+
+var itemsPool = sync.Pool{New: func() any { s := make([]batchItem, 0, 64); return &s }}
+
+// Batch handles POST /events/batch: valid events land, each failing one is
+// listed by its index with its code and reason.
+func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.begin(w, r, endpointBatch, MaxBatchBytes)
+	if !ok {
+		return
+	}
+	defer h.release(MaxBatchBytes)
+
+	itemsp := itemsPool.Get().(*[]batchItem)
+	bodyKey, items, eerr, err := decodeBatch(http.MaxBytesReader(w, r.Body, MaxBatchBytes), (*itemsp)[:0])
+	if items != nil {
+		*itemsp = items[:0]
+	}
+	defer func() {
+		s := *itemsp
+		clear(s[:cap(s)]) // drop references to this request's events
+		itemsPool.Put(itemsp)
+	}()
+	if err != nil {
+		h.readFailed(w, err, MaxBatchBytes)
+		return
+	}
+	if eerr != nil {
+		status := http.StatusBadRequest
+		switch eerr.Code {
+		case CodePayloadTooLarge:
+			status = http.StatusRequestEntityTooLarge
+		case CodeInvalidPublicKey:
+			status = http.StatusUnauthorized
+		}
+		writeError(w, status, eerr, 0)
+		return
+	}
+	if !h.limitIP(req, len(items)) {
+		return
+	}
+	p, eerr, status := h.resolveKey(r.Context(), req, bodyKey, len(items))
+	if eerr != nil {
+		writeError(w, status, eerr, retryAfter(w))
+		return
+	}
+	kr, err := h.verifier.Keyring(r.Context(), p.id)
+	if err != nil {
+		h.internal(w, "load identity keyring", err)
+		return
+	}
+
+	var rej []rejected
+	var enforced, reportOnly []store.RejectionRow
+	rows := make([]store.EventRow, 0, len(items))
+	idx := make([]int, 0, len(items)) // rows[k] is items[idx[k]]
+	for i := range items {
+		it := &items[i]
+		if it.err == nil {
+			it.err = it.ev.validate()
+		}
+		if it.err != nil {
+			rej = append(rej, rejected{i, it.err})
+			continue
+		}
+		reason := kr.Verify(it.ev.UserID, it.ev.IdentityToken, req.received)
+		if reason != identity.Verified && kr.Strict {
+			rej = append(rej, rejected{i, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}})
+			enforced = append(enforced, h.rejection(req, p, i, &it.ev, reason, true))
+			continue
+		}
+		rows = append(rows, h.row(req, p, &it.ev, reason))
+		idx = append(idx, i)
+	}
+	h.writer.Reject(enforced)
+
+	inserted := make([]bool, len(rows))
+	if err := h.writer.Submit(r.Context(), rows, inserted); err != nil {
+		h.submitFailed(w, err)
+		return
+	}
+	for k := range rows {
+		if rows[k].Verification != verifiedWord && inserted[k] {
+			reason, _ := identity.ParseReason(rows[k].Verification)
+			reportOnly = append(reportOnly, h.rejection(req, p, idx[k], &items[idx[k]].ev, reason, false))
+		}
+	}
+	h.writer.Reject(reportOnly)
+	if rej == nil {
+		rej = []rejected{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Accepted int        `json:"accepted"`
+		Rejected []rejected `json:"rejected"`
+	}{len(rows), rej})
+}
+
+const verifiedWord = "verified"
+
+// row converts a verified (or report-only) event into its stored form.
+func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reason) store.EventRow {
+	id := ev.MessageID
+	if id == "" {
+		id = h.ids.next()
+	}
+	return store.EventRow{
+		ProjectID:    p.id,
+		MessageID:    id,
+		Type:         ev.Type,
+		Event:        ev.Event,
+		UserID:       ev.UserID,
+		AnonymousID:  ev.AnonymousID,
+		Timestamp:    ev.storedTime(req.received),
+		ReceivedAt:   req.received,
+		Verification: reason.String(),
+		Traits:       ev.Traits,
+		Properties:   ev.Properties,
+		Context:      ev.Context,
+	}
+}
+
+const maxUserAgent = 256
+
+func (h *Handler) rejection(req *request, p *project, index int, ev *event, reason identity.Reason, enforced bool) store.RejectionRow {
+	ua := req.r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return store.RejectionRow{
+		ProjectID:   p.id,
+		At:          req.received,
+		Endpoint:    req.endpoint,
+		BatchIndex:  index,
+		EventType:   ev.Type,
+		UserID:      ev.UserID,
+		AnonymousID: ev.AnonymousID,
+		Reason:      reason.String(),
+		Enforced:    enforced,
+		SourceIP:    req.ip,
+		UserAgent:   ua,
+	}
+}
+
+func (h *Handler) readFailed(w http.ResponseWriter, err error, limit int64) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
+		return
+	}
+	// The client went away or sent a broken body; nothing to store.
+	writeError(w, http.StatusBadRequest, &eventError{Code: CodeInvalidJSON, Message: "could not read the request body"}, 0)
+}
+
+func (h *Handler) submitFailed(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrOverloaded), errors.Is(err, ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client is gone; the events may still commit (and a retry is
+		// deduplicated by messageId).
+		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+	default:
+		h.log.Error("commit events", "err", err)
+		writeError(w, http.StatusServiceUnavailable, &eventError{Code: CodeOverloaded, Message: "the store failed to commit; nothing was stored, retry later"}, 5*time.Second)
+	}
+}
+
+func (h *Handler) internal(w http.ResponseWriter, what string, err error) {
+	h.log.Error(what, "err", err)
+	writeError(w, http.StatusInternalServerError, &eventError{Code: CodeInternal, Message: "internal error"}, 0)
+}
+
+// retryAfter reads back a Retry-After that resolveKey set.
+func retryAfter(w http.ResponseWriter) time.Duration {
+	if s := w.Header().Get("Retry-After"); s != "" {
+		n, _ := strconv.Atoi(s)
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
+// writeError writes the contract's error shape.
+func writeError(w http.ResponseWriter, status int, e *eventError, retry time.Duration) {
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(retry, time.Second)/time.Second)))
+	}
+	writeJSON(w, status, struct {
+		Error *eventError `json:"error"`
+	}{e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // unreachable: only our own types are written
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// idGen assigns messageIds to events that came without one: a random
+// per-process prefix and a counter, unique without a database read.
+type idGen struct {
+	prefix string
+	n      *atomic.Uint64
+}
+
+func newIDGen() idGen {
+	var b [8]byte
+	rand.Read(b[:])
+	return idGen{prefix: "srv_" + hex.EncodeToString(b[:]) + "_", n: new(atomic.Uint64)}
+}
+
+func (g idGen) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+}

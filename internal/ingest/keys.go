@@ -1,0 +1,98 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/sendora/sendora/internal/store"
+)
+
+// project is what ingestion needs to know about the project a public key
+// names.
+type project struct {
+	id      int64
+	name    string
+	origins []string // allowed origins; empty allows any
+}
+
+// keyCache maps public keys to projects in memory, so an event costs no
+// database read. Known keys are kept for the TTL; unknown ones for a short
+// while, so a client hammering with a bad key does not hammer the store.
+type keyCache struct {
+	st     *store.Store
+	ttl    time.Duration
+	negTTL time.Duration
+	now    func() time.Time
+	max    int
+
+	mu sync.RWMutex
+	m  map[string]keyEntry
+	sf singleflight.Group
+}
+
+type keyEntry struct {
+	p       *project // nil: unknown key
+	expires time.Time
+}
+
+func newKeyCache(st *store.Store, ttl time.Duration, now func() time.Time) *keyCache {
+	return &keyCache{st: st, ttl: ttl, negTTL: min(ttl, 5*time.Second), now: now, max: 100_000, m: map[string]keyEntry{}}
+}
+
+// errUnknownKey means no project has the public key.
+var errUnknownKey = errors.New("unknown public key")
+
+func (c *keyCache) lookup(ctx context.Context, key string) (*project, error) {
+	if len(key) < len(store.PublicKeyPrefix) || len(key) > 128 || key[:len(store.PublicKeyPrefix)] != store.PublicKeyPrefix {
+		return nil, errUnknownKey
+	}
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		if e.p == nil {
+			return nil, errUnknownKey
+		}
+		return e.p, nil
+	}
+	ch := c.sf.DoChan(key, func() (any, error) { return c.load(key) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*project), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *keyCache) load(key string) (*project, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sp, err := c.st.ProjectByPublicKey(ctx, key)
+	var e keyEntry
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = keyEntry{expires: c.now().Add(c.negTTL)}
+	case err != nil:
+		return nil, err
+	default:
+		e = keyEntry{p: &project{id: sp.ID, name: sp.Name, origins: sp.AllowedOrigins}, expires: c.now().Add(c.ttl)}
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max { // a flood of distinct bad keys: start over rather than grow
+		c.m = make(map[string]keyEntry)
+	}
+	c.m[key] = e
+	c.mu.Unlock()
+	if e.p == nil {
+		return nil, errUnknownKey
+	}
+	return e.p, nil
+}
