@@ -37,8 +37,8 @@ type Verifier struct {
 
 	entries atomic.Pointer[map[int64]*cacheEntry] // copy-on-write; readers never lock
 
-	mu  sync.Mutex        // serialises writers of entries and gens
-	gen map[int64]uint64  // bumped by Invalidate; a load started under an older gen is not cached
+	mu  sync.Mutex       // serialises writers of entries and gens
+	gen map[int64]uint64 // bumped by Invalidate; a load started under an older gen is not cached
 	sf  singleflight.Group
 
 	hits, misses, loads, loadErrors atomic.Uint64
