@@ -52,7 +52,8 @@ CREATE TABLE events (
     context      TEXT,
     UNIQUE (project_id, message_id)
 );
-CREATE INDEX events_project_received ON events (project_id, received_at);
+-- No index on received_at: ids grow with arrival, so export and retention
+-- walk the primary key, and every index costs each insert on the hot path.
 
 -- The profile identify events merge traits into.
 CREATE TABLE profiles (

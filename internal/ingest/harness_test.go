@@ -38,7 +38,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // harness is the ingestion API over real HTTP on a real SQLite file.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	clock   *fakeClock
 	manager *identity.Manager
@@ -53,7 +53,7 @@ type harnessOptions struct {
 	handler ingest.Config
 }
 
-func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
+func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	t.Helper()
 	var o harnessOptions
 	for _, f := range opts {

@@ -79,16 +79,16 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if len(b.Events) > 0 {
-			if err := insertEvents(ctx, tx, b.Events, inserted, counts); err != nil {
+			if err := s.insertEvents(ctx, tx, b.Events, inserted, counts); err != nil {
 				return err
 			}
 		}
 		if len(b.Rejections) > 0 {
-			if err := insertRejections(ctx, tx, b.Rejections); err != nil {
+			if err := s.insertRejections(ctx, tx, b.Rejections); err != nil {
 				return err
 			}
 		}
-		return addCounts(ctx, tx, counts)
+		return s.addCounts(ctx, tx, counts)
 	})
 	if err != nil {
 		return fmt.Errorf("store: write batch of %d events: %w", len(b.Events), err)
@@ -96,15 +96,8 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	return nil
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool, counts map[CountKey]int64) error {
-	ins, err := tx.PrepareContext(ctx, `
-		INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (project_id, message_id) DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool, counts map[CountKey]int64) error {
+	ins := tx.StmtContext(ctx, s.insertEvent)
 	var profile *sql.Stmt
 	for i := range events {
 		e := &events[i]
@@ -131,10 +124,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted [
 		}
 		if e.Type == "identify" && e.UserID != "" {
 			if profile == nil {
-				if profile, err = tx.PrepareContext(ctx, profileUpsert); err != nil {
-					return err
-				}
-				defer profile.Close()
+				profile = tx.StmtContext(ctx, s.upsertProfile)
 			}
 			traits := e.Traits
 			if len(traits) == 0 {
@@ -148,10 +138,15 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted [
 	return nil
 }
 
-// profileUpsert merges traits into the profile with RFC 7396 JSON merge
+const insertEventSQL = `
+	INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (project_id, message_id) DO NOTHING`
+
+// upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
 // patch semantics: new keys are added, existing ones replaced, a null
 // removes a key. json_patch is SQLite's; PostgreSQL would use jsonb ||.
-const profileUpsert = `
+const upsertProfileSQL = `
 	INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at)
 	VALUES (?1, ?2, json_patch('{}', ?3), ?4, ?5)
 	ON CONFLICT (project_id, user_id) DO UPDATE SET
@@ -159,14 +154,8 @@ const profileUpsert = `
 		last_verified = excluded.last_verified,
 		updated_at = excluded.updated_at`
 
-func insertRejections(ctx context.Context, tx *sql.Tx, rows []RejectionRow) error {
-	ins, err := tx.PrepareContext(ctx, `
-		INSERT INTO rejections (project_id, at, endpoint, batch_index, event_type, user_id, anonymous_id, reason, enforced, source_ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+func (s *Store) insertRejections(ctx context.Context, tx *sql.Tx, rows []RejectionRow) error {
+	ins := tx.StmtContext(ctx, s.insertRejection)
 	for i := range rows {
 		r := &rows[i]
 		idx := sql.NullInt64{Int64: int64(r.BatchIndex), Valid: r.BatchIndex >= 0}
@@ -178,17 +167,11 @@ func insertRejections(ctx context.Context, tx *sql.Tx, rows []RejectionRow) erro
 	return nil
 }
 
-func addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]int64) error {
+func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]int64) error {
 	if len(counts) == 0 {
 		return nil
 	}
-	up, err := tx.PrepareContext(ctx, `
-		INSERT INTO event_counts (project_id, minute, outcome, reason, n) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (project_id, minute, outcome, reason) DO UPDATE SET n = event_counts.n + excluded.n`)
-	if err != nil {
-		return err
-	}
-	defer up.Close()
+	up := tx.StmtContext(ctx, s.addCount)
 	for k, n := range counts {
 		if _, err := up.ExecContext(ctx, k.ProjectID, k.Minute, k.Outcome, k.Reason, n); err != nil {
 			return err
@@ -196,6 +179,14 @@ func addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]int64) error
 	}
 	return nil
 }
+
+const insertRejectionSQL = `
+	INSERT INTO rejections (project_id, at, endpoint, batch_index, event_type, user_id, anonymous_id, reason, enforced, source_ip, user_agent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const addCountSQL = `
+	INSERT INTO event_counts (project_id, minute, outcome, reason, n) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (project_id, minute, outcome, reason) DO UPDATE SET n = event_counts.n + excluded.n`
 
 func nullJSON(b []byte) any {
 	if len(b) == 0 {

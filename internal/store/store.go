@@ -27,6 +27,30 @@ type Store struct {
 	w    *sql.DB // one connection; every transaction BEGIN IMMEDIATE
 	r    *sql.DB // read-only pool
 	path string
+
+	// Statements of the ingestion hot path, prepared once on the writer
+	// connection; transactions reuse them through Tx.StmtContext.
+	insertEvent, upsertProfile, insertRejection, addCount *sql.Stmt
+}
+
+// prepare readies the hot path's statements on the writer connection.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&s.insertEvent, insertEventSQL},
+		{&s.upsertProfile, upsertProfileSQL},
+		{&s.insertRejection, insertRejectionSQL},
+		{&s.addCount, addCountSQL},
+	} {
+		st, err := s.w.PrepareContext(ctx, p.text)
+		if err != nil {
+			return fmt.Errorf("store: prepare %q: %w", p.text, err)
+		}
+		*p.dst = st
+	}
+	return nil
 }
 
 // Path returns the database file's path.
@@ -35,6 +59,11 @@ func (s *Store) Path() string { return s.path }
 // Close closes both pools. Closing the writer last lets SQLite checkpoint
 // the WAL into the main file.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.insertEvent, s.upsertProfile, s.insertRejection, s.addCount} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
