@@ -9,6 +9,7 @@ FUZZTIME ?= 30s
 BENCHTIME ?= 10s
 
 .PHONY: help run test build generate lint bench fuzz crashtest chromium clean
+CRASH_CYCLES ?= 8
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +44,9 @@ fuzz: ## run every fuzz target for $(FUZZTIME) each
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+crashtest: ## SIGKILL the real binary under load $(CRASH_CYCLES) times; every acknowledged event must survive
+	SENDORA_CRASH_CYCLES=$(CRASH_CYCLES) $(GO) test -count=1 -run '^TestCrashSafety$$' -v ./cmd/server
 
 chromium:
 	@./scripts/ensure-chromium

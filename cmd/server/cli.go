@@ -46,6 +46,7 @@ func commands() []command {
 		{"project create", " NAME", "create a project and print its public key", cmdProjectCreate},
 		{"identity rotate", "", "rotate the identity secret and print the new one, once", cmdIdentityRotate},
 		{"identity strict", " on|off", "turn strict identity on or off", cmdIdentityStrict},
+		{"events export", "", "write stored events as NDJSON to stdout", cmdEventsExport},
 		{"sign", "", "print the identity token for a userId (secret from SENDORA_IDENTITY_SECRET)", cmdSign},
 		{"version", "", "print the version", cmdVersion},
 	}
