@@ -23,8 +23,11 @@ const (
 )
 
 // KeepRetired is how many rotated-out secrets a project keeps, beyond the
-// current and previous one, to diagnose rotated_secret.
-const KeepRetired = 5
+// current and previous one, to diagnose rotated_secret. Each one costs an
+// HMAC on every token that matches no accepted secret, so the worst case
+// (a forged token: current, previous and KeepRetired HMACs) stays within the
+// 1 µs verification budget at 3; at 5 it took 1.15 µs (docs/BENCHMARKS.md).
+const KeepRetired = 3
 
 // SealedKey is an identity secret as the store keeps it: encrypted, with
 // the facts the dashboard shows about it.

@@ -1,0 +1,128 @@
+package identity_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store/storetest"
+)
+
+// The hot path of ingestion: one event's token against a cached keyring.
+// The budget is 1 µs and 2 allocations per event; make bench and
+// docs/BENCHMARKS.md report the figures.
+
+func benchKeyring(b *testing.B) (*identity.Keyring, identity.Secret, identity.Secret) {
+	cur, prev := identity.NewSecret(), identity.NewSecret()
+	kr := newKeyring(b, true,
+		key{secret: cur, status: identity.StatusCurrent},
+		key{secret: prev, status: identity.StatusPrevious, until: t0.Add(time.Hour)},
+		key{secret: identity.NewSecret(), status: identity.StatusRetired},
+	)
+	return kr, cur, prev
+}
+
+func BenchmarkKeyringVerify(b *testing.B) {
+	kr, cur, prev := benchKeyring(b)
+	const user = "usr_2f9c1e7a4b"
+	for _, bc := range []struct {
+		name  string
+		token string
+		want  identity.Reason
+	}{
+		{"current", identity.Sign(cur, user), identity.Verified},
+		{"previous", identity.Sign(prev, user), identity.Verified},
+		{"mismatch", identity.Sign(identity.NewSecret(), user), identity.SignatureMismatch},
+		{"malformed", "hmac_v1:nope", identity.MalformedToken},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := kr.Verify(user, bc.token, t0); r != bc.want {
+					b.Fatalf("Verify = %s, want %s", r, bc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKeyringVerifyWorstCase is a forged token against the fullest
+// keyring a project can have (current, previous and KeepRetired retired
+// secrets): one HMAC per secret before signature_mismatch.
+func BenchmarkKeyringVerifyWorstCase(b *testing.B) {
+	keys := []key{
+		{secret: identity.NewSecret(), status: identity.StatusCurrent},
+		{secret: identity.NewSecret(), status: identity.StatusPrevious, until: t0.Add(time.Hour)},
+	}
+	for range identity.KeepRetired {
+		keys = append(keys, key{secret: identity.NewSecret(), status: identity.StatusRetired})
+	}
+	kr := newKeyring(b, true, keys...)
+	const user = "usr_2f9c1e7a4b"
+	token := identity.Sign(identity.NewSecret(), user)
+	b.ReportAllocs()
+	for b.Loop() {
+		if kr.Verify(user, token, t0) != identity.SignatureMismatch {
+			b.Fatal("not a mismatch")
+		}
+	}
+}
+
+// BenchmarkKeyringVerifyParallel is the same on every core at once, as
+// concurrent requests run it.
+func BenchmarkKeyringVerifyParallel(b *testing.B) {
+	kr, cur, _ := benchKeyring(b)
+	const user = "usr_2f9c1e7a4b"
+	token := identity.Sign(cur, user)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if kr.Verify(user, token, t0) != identity.Verified {
+				b.Fatal("not verified")
+			}
+		}
+	})
+}
+
+// BenchmarkVerifierKeyringVerify is one event as ingestion handles it: the
+// cached keyring from the Verifier (a hit), then Verify, over a real store.
+func BenchmarkVerifierKeyringVerify(b *testing.B) {
+	s := storetest.New(b)
+	sealer := storetest.Sealer()
+	p := storetest.Project(b, s, "bench")
+	v := identity.NewVerifier(s, sealer, identity.VerifierOptions{TTL: time.Hour})
+	r, err := identity.NewManager(s, sealer, v).Rotate(context.Background(), p.ID, 0, identity.Actor{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const user = "usr_2f9c1e7a4b"
+	token := identity.Sign(r.Secret, user)
+	ctx := context.Background()
+	run := func(pb interface{ Next() bool }) {
+		for pb.Next() {
+			kr, err := v.Keyring(ctx, p.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if kr.Verify(user, token, v.Now()) != identity.Verified {
+				b.Fatal("not verified")
+			}
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		run(loopNext{b})
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) { run(pb) })
+	})
+	if st := v.Stats(); st.Loads != 1 {
+		b.Errorf("%d loads, want 1: the benchmark measured misses", st.Loads)
+	}
+}
+
+type loopNext struct{ b *testing.B }
+
+func (l loopNext) Next() bool { return l.b.Loop() }
