@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeEvent: any body gives an event or a contract error, never a
@@ -84,6 +85,26 @@ func FuzzDecodeBatch(f *testing.F) {
 			} else if it.err.Code != CodeInvalidEvent && it.err.Code != CodePayloadTooLarge {
 				t.Fatalf("item error code %q", it.err.Code)
 			}
+		}
+	})
+}
+
+// FuzzAppendJSONString: the hand-written encoder of the hot path's answer
+// agrees with encoding/json on every string encoding/json can produce.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"m_1", `q"uote`, `back\slash`, "ctl\x00\x1f", "<&>", "é🙂", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			t.Skip("strings reaching the encoder came out of encoding/json: valid UTF-8")
+		}
+		var via string
+		if err := json.Unmarshal(appendJSONString(nil, s), &via); err != nil {
+			t.Fatalf("invalid JSON for %q: %v", s, err)
+		}
+		if via != s {
+			t.Fatalf("round trip %q → %q", s, via)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -96,14 +97,29 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	return nil
 }
 
+// insertChunk is how many events one INSERT statement carries. Multi-row
+// inserts pay the per-statement cost (bind, step, reset) once per chunk
+// instead of once per event.
+const insertChunk = 32
+
+const eventColumns = 12
+
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool, counts map[CountKey]int64) error {
-	ins := tx.StmtContext(ctx, s.insertEvent)
-	var profile *sql.Stmt
-	for i := range events {
-		e := &events[i]
-		res, err := ins.ExecContext(ctx, e.ProjectID, e.MessageID, e.Type, nullString(e.Event), nullString(e.UserID),
-			nullString(e.AnonymousID), ms(e.Timestamp), ms(e.ReceivedAt), e.Verification,
-			nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context))
+	if inserted == nil {
+		inserted = make([]bool, len(events))
+	}
+	args := make([]any, 0, min(len(events), insertChunk)*eventColumns)
+	for off := 0; off < len(events); off += insertChunk {
+		chunk := events[off:min(off+insertChunk, len(events))]
+		stmt := s.insertMany[len(chunk)]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			args = append(args, e.ProjectID, e.MessageID, e.Type, nullString(e.Event), nullString(e.UserID),
+				nullString(e.AnonymousID), ms(e.Timestamp), ms(e.ReceivedAt), e.Verification,
+				nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context))
+		}
+		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -111,12 +127,23 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 		if err != nil {
 			return err
 		}
-		if inserted != nil {
-			inserted[i] = n == 1
-		}
-		if n != 1 {
+		if int(n) == len(chunk) { // no retries among them: the usual case
+			for i := range chunk {
+				inserted[off+i] = true
+			}
 			continue
 		}
+		if err := s.whichInserted(ctx, tx, res, n, chunk, inserted[off:off+len(chunk)]); err != nil {
+			return err
+		}
+	}
+
+	var profile *sql.Stmt
+	for i := range events {
+		if !inserted[i] {
+			continue
+		}
+		e := &events[i]
 		minute := MinuteOf(e.ReceivedAt)
 		counts[CountKey{e.ProjectID, minute, OutcomeAccepted, ""}]++
 		if e.Verification != "verified" {
@@ -138,10 +165,63 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 	return nil
 }
 
-const insertEventSQL = `
-	INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (project_id, message_id) DO NOTHING`
+// whichInserted works out which events of a chunk were new when some were
+// retries of stored messageIds. The n new rows took the n highest rowids,
+// ending at the last insert id; read their keys back and mark the first
+// event of the chunk with each key.
+func (s *Store) whichInserted(ctx context.Context, tx *sql.Tx, res sql.Result, n int64, chunk []EventRow, inserted []bool) error {
+	if n == 0 {
+		return nil
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT project_id, message_id FROM events WHERE id > ? AND id <= ?`, last-n, last)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type key struct {
+		project int64
+		id      string
+	}
+	fresh := make(map[key]bool, n)
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.project, &k.id); err != nil {
+			return err
+		}
+		fresh[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range chunk {
+		k := key{chunk[i].ProjectID, chunk[i].MessageID}
+		if fresh[k] {
+			inserted[i] = true
+			delete(fresh, k) // a later copy in the same chunk was the duplicate
+		}
+	}
+	return nil
+}
+
+// insertManySQL is the multi-row insert of size events.
+func insertManySQL(size int) string {
+	var b strings.Builder
+	b.WriteString(insertEventHead)
+	for i := range size {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(" ON CONFLICT (project_id, message_id) DO NOTHING")
+	return b.String()
+}
+
+const insertEventHead = `INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context) VALUES `
 
 // upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
 // patch semantics: new keys are added, existing ones replaced, a null

@@ -30,20 +30,25 @@ type Store struct {
 
 	// Statements of the ingestion hot path, prepared once on the writer
 	// connection; transactions reuse them through Tx.StmtContext.
-	insertEvent, upsertProfile, insertRejection, addCount *sql.Stmt
+	upsertProfile, insertRejection, addCount *sql.Stmt
+	insertMany                               [insertChunk + 1]*sql.Stmt // [n] inserts n events
 }
 
 // prepare readies the hot path's statements on the writer connection.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
+	type prep struct {
 		dst  **sql.Stmt
 		text string
-	}{
-		{&s.insertEvent, insertEventSQL},
+	}
+	preps := []prep{
 		{&s.upsertProfile, upsertProfileSQL},
 		{&s.insertRejection, insertRejectionSQL},
 		{&s.addCount, addCountSQL},
-	} {
+	}
+	for n := 1; n <= insertChunk; n++ {
+		preps = append(preps, prep{&s.insertMany[n], insertManySQL(n)})
+	}
+	for _, p := range preps {
 		st, err := s.w.PrepareContext(ctx, p.text)
 		if err != nil {
 			return fmt.Errorf("store: prepare %q: %w", p.text, err)
@@ -59,7 +64,12 @@ func (s *Store) Path() string { return s.path }
 // Close closes both pools. Closing the writer last lets SQLite checkpoint
 // the WAL into the main file.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.insertEvent, s.upsertProfile, s.insertRejection, s.addCount} {
+	for _, st := range []*sql.Stmt{s.upsertProfile, s.insertRejection, s.addCount} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	for _, st := range s.insertMany {
 		if st != nil {
 			st.Close()
 		}

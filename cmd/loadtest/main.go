@@ -1,0 +1,336 @@
+// Command loadtest measures ingestion over loopback: it builds and starts
+// the real sendora binary (strict identity on, signed events), drives it
+// with batched and single-event clients, then does the same against a bare
+// baseline server that only decodes, verifies and group-commits into SQLite,
+// and reports events per second, latency percentiles, the server's peak RSS
+// and the product/baseline ratio. `make bench` runs it.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline-server" {
+		if err := runBaseline(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+type scenario struct {
+	name      string
+	clients   int
+	perBatch  int // 0: POST /events, one event per request
+	targetEPS int // 0: as fast as possible
+}
+
+type result struct {
+	scenario
+	server        string
+	events        int64
+	requests      int64
+	errors        int64
+	statuses      map[int]int64
+	elapsed       time.Duration
+	p50, p99, max time.Duration
+	peakRSS       int64 // bytes
+}
+
+func (r result) eps() float64 { return float64(r.events) / r.elapsed.Seconds() }
+
+func run() error {
+	duration := flag.Duration("duration", 10*time.Second, "measured time per scenario")
+	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time before each scenario")
+	only := flag.String("only", "", "run only scenarios whose name contains this")
+	skipBaseline := flag.Bool("skip-baseline", false, "measure only the product")
+	target := flag.String("url", "", "drive an already running server at this URL instead (with -key and -secret)")
+	key := flag.String("key", "", "with -url: the project's public key")
+	secret := flag.String("secret", "", "with -url: the project's identity secret (strict identity on)")
+	flag.Parse()
+
+	scenarios := []scenario{
+		{name: "batched 100×16", clients: 16, perBatch: 100},
+		{name: "single ×64", clients: 64},
+	}
+	if *target != "" {
+		var results []result
+		for _, sc := range scenarios {
+			if *only != "" && !strings.Contains(sc.name, *only) {
+				continue
+			}
+			res, err := drive(&serverProc{url: *target, key: *key, secret: *secret}, sc, *warmup, *duration)
+			if err != nil {
+				return err
+			}
+			res.server = *target
+			results = append(results, res)
+		}
+		report(os.Stdout, results)
+		return nil
+	}
+
+	tmp, err := os.MkdirTemp("", "sendora-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	bin := filepath.Join(tmp, "sendora")
+	fmt.Fprintln(os.Stderr, "building sendora…")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/server")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	var results []result
+	for _, sc := range scenarios {
+		if *only != "" && !strings.Contains(sc.name, *only) {
+			continue
+		}
+		servers := []string{"sendora"}
+		if !*skipBaseline {
+			servers = append(servers, "baseline")
+		}
+		for _, which := range servers {
+			dir, err := os.MkdirTemp(tmp, which+"-")
+			if err != nil {
+				return err
+			}
+			var srv *serverProc
+			if which == "sendora" {
+				srv, err = startSendora(bin, dir)
+			} else {
+				srv, err = startBaseline(self, dir)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", which, err)
+			}
+			fmt.Fprintf(os.Stderr, "%s on %s: %s (warm-up %s, measure %s)…\n", sc.name, which, srv.url, *warmup, *duration)
+			res, err := drive(srv, sc, *warmup, *duration)
+			res.server = which
+			res.peakRSS = srv.peakRSS()
+			if stopErr := srv.stop(); err == nil && stopErr != nil {
+				err = stopErr
+			}
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", sc.name, which, err)
+			}
+			results = append(results, res)
+			fmt.Fprintln(os.Stderr, format(res))
+		}
+	}
+	report(os.Stdout, results)
+	return nil
+}
+
+func format(r result) string {
+	return fmt.Sprintf("  %-16s %-9s %9.0f events/s  %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  peak RSS %4d MiB  non-2xx %d %v",
+		r.name, r.server, r.eps(), float64(r.requests)/r.elapsed.Seconds(),
+		ms(r.p50), ms(r.p99), ms(r.max), r.peakRSS>>20, r.errors, r.statuses)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// report prints the Markdown table docs/BENCHMARKS.md quotes.
+func report(w io.Writer, results []result) {
+	fmt.Fprintf(w, "\nLoad test, %s, GOMAXPROCS=%d, %s/%s, %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintln(w, "| scenario | server | events/s | requests/s | p50 | p99 | peak RSS | non-2xx | product/baseline |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	base := map[string]float64{}
+	for _, r := range results {
+		if r.server == "baseline" {
+			base[r.name] = r.eps()
+		}
+	}
+	for _, r := range results {
+		ratio := ""
+		if b := base[r.name]; b > 0 && r.server == "sendora" {
+			ratio = fmt.Sprintf("%.2f", r.eps()/b)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.2f ms | %.2f ms | %d MiB | %d | %s |\n",
+			r.name, r.server, r.eps(), float64(r.requests)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.peakRSS>>20, r.errors, ratio)
+	}
+}
+
+// serverProc is a server under test in its own process.
+type serverProc struct {
+	cmd    *exec.Cmd
+	url    string
+	key    string
+	secret string
+	done   chan error
+}
+
+func (s *serverProc) stop() error {
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-s.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == -1 { // killed by the signal: fine
+			return nil
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		return errors.New("server did not stop within 30s")
+	}
+}
+
+// peakRSS reads the process's high-water resident set size (VmHWM).
+func (s *serverProc) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startSendora(bin, dir string) (*serverProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--data", dir)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("sendora %s: %v: %s", strings.Join(args, " "), err, errb.String())
+		}
+		return strings.TrimSpace(out.String()), nil
+	}
+	// First start creates the data directory; then configure strict identity.
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", dir, "--log-format", "json")
+	logs, err := os.Create(filepath.Join(dir, "..", filepath.Base(dir)+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait(); logs.Close() }()
+	if err := waitHealthy(s.url); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if s.secret, err = cli("identity", "rotate"); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if _, err := cli("identity", "strict", "on"); err != nil {
+		s.stop()
+		return nil, err
+	}
+	out, err := cli("project", "list", "--json")
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	var ps []struct{ PublicKey string }
+	if err := json.Unmarshal([]byte(out), &ps); err != nil || len(ps) == 0 {
+		s.stop()
+		return nil, fmt.Errorf("project list: %v", err)
+	}
+	s.key = ps[0].PublicKey
+	// The server cached "no secret, strict off" during the health check?
+	// No: the cache fills on the first event, after the CLI changes.
+	return s, nil
+}
+
+func startBaseline(self, dir string) (*serverProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "baseline-server", "-addr", addr, "-data", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	// The baseline prints its key and secret on its first line.
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("baseline did not start: %w", err)
+	}
+	go func() { io.Copy(io.Discard, stdout); s.done <- cmd.Wait() }()
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		s.stop()
+		return nil, fmt.Errorf("baseline said %q", line)
+	}
+	s.key, s.secret = f[0], f[1]
+	if err := waitHealthy(s.url); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func waitHealthy(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if resp, err := httpClient(1).Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become healthy", url)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
