@@ -124,7 +124,12 @@ func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
 	}
 	// The secret alone on stdout, so `sendora identity rotate > file` or
 	// $(…) captures exactly it; the rest goes to stderr.
-	fmt.Fprintln(e.stdout, rot.Secret.Reveal())
+	if _, err := fmt.Fprintln(e.stdout, rot.Secret.Reveal()); err != nil {
+		// The rotation is committed but nobody holds the new secret: say so
+		// and fail, rather than exit 0 with the secret lost.
+		return fmt.Errorf("identity rotate: project %s: secret version %d (fingerprint %s) is current but could not be printed (%v); rotate again to get one you can use",
+			p.Name, rot.Version, rot.Secret.Fingerprint(), err)
+	}
 	fmt.Fprintf(e.stderr, "project %s: identity secret version %d (fingerprint %s) is now current", p.Name, rot.Version, rot.Secret.Fingerprint())
 	if *overlap > 0 && rot.Version > 1 {
 		fmt.Fprintf(e.stderr, "; the previous one verifies for %s more", *overlap)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -312,5 +313,29 @@ func TestSignCLIErrors(t *testing.T) {
 				t.Errorf("stderr shows the secret: %q", errOut)
 			}
 		})
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestIdentityRotateCLIUnprintable: when stdout cannot take the secret (a
+// full disk under `> file`), rotate fails loudly instead of exiting 0 with
+// the only copy of the new secret lost.
+func TestIdentityRotateCLIUnprintable(t *testing.T) {
+	data := newDataDir(t)
+	var errw bytes.Buffer
+	err := run(context.Background(), []string{"identity", "rotate", "--data", data}, testEnv(nil), strings.NewReader(""), failingWriter{}, &errw)
+	if err == nil {
+		t.Fatal("rotate with an unwritable stdout succeeded")
+	}
+	if code := exitCode(err, &errw); code != 1 {
+		t.Errorf("exit = %d, want 1", code)
+	}
+	st, _, _ := identityState(t, data, "")
+	cur, _ := st.Current()
+	if msg := errw.String(); !strings.Contains(msg, "could not be printed") || !strings.Contains(msg, cur.Fingerprint) || !strings.Contains(msg, "rotate again") || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+		t.Errorf("stderr = %q, want one line naming the fingerprint %s and what to do", msg, cur.Fingerprint)
 	}
 }
