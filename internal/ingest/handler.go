@@ -71,7 +71,7 @@ func NewHandler(c Config) *Handler {
 		c.KeyTTL = identity.DefaultCacheTTL
 	}
 	if c.MaxInflightBytes <= 0 {
-		c.MaxInflightBytes = 64 << 20
+		c.MaxInflightBytes = 32 << 20
 	}
 	if c.ClientIP == nil {
 		c.ClientIP, _ = clientip.New(nil)
