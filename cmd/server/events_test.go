@@ -40,8 +40,8 @@ func TestEventsExport(t *testing.T) {
 	for sc.Scan() {
 		var e struct {
 			MessageID, Type, UserID, Verification string
-			ReceivedAt                             time.Time
-			Properties                             map[string]int
+			ReceivedAt                            time.Time
+			Properties                            map[string]int
 		}
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("line %d: %v: %s", n, err, sc.Text())

@@ -68,8 +68,8 @@ func TestContractSingle(t *testing.T) {
 		{"unsupported_scheme", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", "jwt:abc")), nil, 401, "IDENTITY_UNVERIFIED", "unsupported_scheme"},
 		{"malformed_token no colon", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", "deadbeef")), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
 		{"malformed_token uppercase", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", strings.ToUpper(good[8:]))), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
-		{"malformed_token uppercase hex", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", "hmac_v1:" + strings.ToUpper(good[8:]))), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
-		{"malformed_token space", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", good + " ")), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
+		{"malformed_token uppercase hex", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", "hmac_v1:"+strings.ToUpper(good[8:]))), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
+		{"malformed_token space", "application/json", h.js(ev("type", "page", "userId", "u_123", "identityToken", good+" ")), nil, 401, "IDENTITY_UNVERIFIED", "malformed_token"},
 		{"signature_mismatch other user", "application/json", h.js(ev("type", "identify", "userId", "u_124", "identityToken", good)), nil, 401, "IDENTITY_UNVERIFIED", "signature_mismatch"},
 		{"signature_mismatch other secret", "application/json", h.js(ev("type", "identify", "userId", "u_123", "identityToken", identity.Sign(other, "u_123"))), nil, 401, "IDENTITY_UNVERIFIED", "signature_mismatch"},
 	}
