@@ -128,15 +128,15 @@ func (b *baseline) single(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &e)
 	}
 	if err != nil || e.PublicKey != b.key {
-		http.Error(w, `{"error":{"code":"INVALID_JSON"}}`, 400)
+		http.Error(w, `{"error":{"code":"INVALID_JSON"}}`, http.StatusBadRequest)
 		return
 	}
 	if !b.verify(&e) {
-		http.Error(w, `{"error":{"code":"IDENTITY_UNVERIFIED"}}`, 401)
+		http.Error(w, `{"error":{"code":"IDENTITY_UNVERIFIED"}}`, http.StatusUnauthorized)
 		return
 	}
 	if err := b.commit(r, []baseEvent{e}); err != nil {
-		http.Error(w, `{"error":{"code":"OVERLOADED"}}`, 503)
+		http.Error(w, `{"error":{"code":"OVERLOADED"}}`, http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -153,7 +153,7 @@ func (b *baseline) batch(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &req)
 	}
 	if err != nil || req.PublicKey != b.key {
-		http.Error(w, `{"error":{"code":"INVALID_JSON"}}`, 400)
+		http.Error(w, `{"error":{"code":"INVALID_JSON"}}`, http.StatusBadRequest)
 		return
 	}
 	ok := req.Events[:0]
@@ -163,7 +163,7 @@ func (b *baseline) batch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := b.commit(r, ok); err != nil {
-		http.Error(w, `{"error":{"code":"OVERLOADED"}}`, 503)
+		http.Error(w, `{"error":{"code":"OVERLOADED"}}`, http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -40,10 +40,9 @@ func main() {
 }
 
 type scenario struct {
-	name      string
-	clients   int
-	perBatch  int // 0: POST /events, one event per request
-	targetEPS int // 0: as fast as possible
+	name     string
+	clients  int
+	perBatch int // 0: POST /events, one event per request
 }
 
 type result struct {
