@@ -42,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "", "run the server (the default command)", cmdServe},
+		{"admin create", " --email E", "create a dashboard admin (password from SENDORA_ADMIN_PASSWORD or a prompt)", cmdAdminCreate},
 		{"project list", "", "list projects: names, ids and public keys", cmdProjectList},
 		{"project create", " NAME", "create a project and print its public key", cmdProjectCreate},
 		{"identity rotate", "", "rotate the identity secret and print the new one, once", cmdIdentityRotate},

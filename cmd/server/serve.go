@@ -103,9 +103,14 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 			log.Error("writer did not drain", "err", err)
 		}
 	}()
+	dash, err := newDashboard(ctx, log, d, ips, verifier, c.publicURL)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
-		Log:      log,
-		ClientIP: ips,
+		Log:       log,
+		ClientIP:  ips,
+		Dashboard: dash,
 		Ingest: ingest.NewHandler(ingest.Config{
 			Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 			KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
@@ -124,6 +129,10 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		url = "http://" + ln.Addr().String()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "data", c.data, "version", version)
+	if _, err := dash.Auth.AnnounceSetup(ctx, url); err != nil {
+		ln.Close()
+		return err
+	}
 
 	hs := srv.HTTPServer(ctx)
 	errc := make(chan error, 1)

@@ -2,6 +2,9 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/sendora/sendora/internal/webui"
+	"github.com/sendora/sendora/web/static"
 )
 
 // Handler returns every route with its middleware.
@@ -21,5 +24,46 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/events", s.ingest.NotAllowed)
 	mux.HandleFunc("/events/batch", s.ingest.NotAllowed)
 
+	// Dashboard: its own chain (CSP nonce, cross-origin protection,
+	// session), listed in dashboardRoutes below. It never wraps /events.
+	if s.dash != nil {
+		s.dashboardRoutes(mux)
+	}
+
 	return s.accessLog(s.recoverPanics(securityHeaders(mux)))
+}
+
+// ---- Dashboard routes (Settings → Identity, sign-in, audit log) ----
+
+// dashboardRoutes registers the dashboard. Every route runs behind
+// s.dashboard: a per-response CSP nonce, http.CrossOriginProtection on
+// every state-changing method, and the admin's session. Pages that need an
+// admin add RequireAdmin.
+func (s *Server) dashboardRoutes(mux *http.ServeMux) {
+	a, st, ui := s.dash.Auth, s.dash.Settings, s.dash.UI
+	chain := s.dashboardChain()
+	page := func(fn webui.HandlerFunc) http.Handler { return chain(ui.Handle(fn)) }
+	admin := func(fn webui.HandlerFunc) http.Handler { return chain(a.RequireAdmin(ui.Handle(fn))) }
+
+	mux.Handle("GET /{$}", page(a.Root))
+	mux.Handle("GET /setup", page(a.SetupPage))
+	mux.Handle("POST /setup", page(a.Setup))
+	mux.Handle("GET /login", page(a.LoginPage))
+	mux.Handle("POST /login", page(a.Login))
+	mux.Handle("POST /logout", page(a.Logout))
+	mux.Handle("GET /account", admin(a.AccountPage))
+	mux.Handle("POST /account/password", admin(a.ChangePassword))
+
+	mux.Handle("GET /settings/identity", admin(st.Identity))
+	mux.Handle("GET /settings/identity/rejections", admin(st.RejectionsFragment))
+	mux.Handle("GET /settings/identity/rotate", admin(st.RotateConfirm))
+	mux.Handle("POST /settings/identity/rotate", admin(st.Rotate))
+	mux.Handle("POST /settings/identity/strict", admin(st.Strict))
+	mux.Handle("POST /settings/identity/check", admin(st.Check))
+	mux.Handle("GET /audit", admin(st.Audit))
+
+	notFound := chain(http.HandlerFunc(ui.NotFound))
+	mux.Handle("GET "+static.Prefix, static.Handler(notFound))
+	// Every other path gets the dashboard's 404 page, with its headers.
+	mux.Handle("/", notFound)
 }

@@ -30,6 +30,7 @@ type Server struct {
 	clientIP *clientip.Resolver
 	ready    func(context.Context) error
 	ingest   *ingest.Handler
+	dash     *Dashboard
 }
 
 // Config lists the server's parts.
@@ -37,6 +38,8 @@ type Config struct {
 	Log      *slog.Logger
 	ClientIP *clientip.Resolver
 	Ingest   *ingest.Handler
+	// Dashboard serves Settings → Identity and sign-in; nil serves none.
+	Dashboard *Dashboard
 	// Ready reports whether the server can take traffic (/readyz): the
 	// store answers and the writer runs.
 	Ready func(context.Context) error
@@ -44,7 +47,7 @@ type Config struct {
 
 // New returns a Server.
 func New(c Config) *Server {
-	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready, ingest: c.Ingest}
+	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready, ingest: c.Ingest, dash: c.Dashboard}
 }
 
 // HTTPServer returns an http.Server for the routes with its timeouts set.

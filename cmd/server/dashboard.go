@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sendora/sendora/internal/auth"
+	"github.com/sendora/sendora/internal/clientip"
+	"github.com/sendora/sendora/internal/datadir"
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/server"
+	"github.com/sendora/sendora/internal/settings"
+	"github.com/sendora/sendora/internal/webui"
+)
+
+// newDashboard wires sign-in and Settings → Identity over the data
+// directory and the serve process's verifier, so a change made in the
+// dashboard takes effect for this server's ingestion at once.
+func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips *clientip.Resolver, verifier *identity.Verifier, publicURL string) (*server.Dashboard, error) {
+	ui := webui.New(log, auth.ViewerEmail)
+	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui})
+	if err != nil {
+		return nil, err
+	}
+	st := settings.NewHandler(settings.Config{
+		Log: log, Store: d.Store, Verifier: verifier, Manager: identity.NewManager(d.Store, d.Sealer, verifier),
+		Auth: a, UI: ui, ClientIP: ips,
+	})
+	dash := &server.Dashboard{Auth: a, Settings: st, UI: ui}
+	if publicURL != "" {
+		dash.TrustedOrigins = []string{publicURL}
+	}
+	return dash, nil
+}

@@ -1,0 +1,44 @@
+package settings
+
+import "github.com/sendora/sendora/web/templates/pages"
+
+// The signing snippets shown with a new secret. Each produces exactly the
+// reference Node signer's output (DESIGN.md §1): "hmac_v1:" and the
+// lowercase hex HMAC-SHA256 of the userId's UTF-8 bytes, keyed by the whole
+// secret string, "sis_" included. They read the secret from the
+// environment, so it never lands in source code.
+const nodeSnippet = `import { createHmac } from "node:crypto";
+export function signIdentity(userId: string) {
+  const mac = createHmac("sha256", process.env.SENDORA_IDENTITY_SECRET!).update(userId).digest("hex");
+  return ` + "`hmac_v1:${mac}`" + `;
+}`
+
+const goSnippet = `import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+)
+
+func SignIdentity(userID string) string {
+	mac := hmac.New(sha256.New, []byte(os.Getenv("SENDORA_IDENTITY_SECRET")))
+	mac.Write([]byte(userID))
+	return "hmac_v1:" + hex.EncodeToString(mac.Sum(nil))
+}`
+
+const pythonSnippet = `import hashlib
+import hmac
+import os
+
+def sign_identity(user_id: str) -> str:
+    secret = os.environ["SENDORA_IDENTITY_SECRET"].encode("utf-8")
+    mac = hmac.new(secret, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"hmac_v1:{mac}"`
+
+func snippets() []pages.Snippet {
+	return []pages.Snippet{
+		{ID: "snippet-node", Language: "Node.js (TypeScript)", Code: nodeSnippet},
+		{ID: "snippet-go", Language: "Go", Code: goSnippet},
+		{ID: "snippet-python", Language: "Python", Code: pythonSnippet},
+	}
+}
