@@ -128,11 +128,13 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "data", c.data, "version", version)
+	// The setup link (first run only) is logged before "listening", so
+	// whoever waits for that line finds the link already there.
 	if _, err := dash.Auth.AnnounceSetup(ctx, url); err != nil {
 		ln.Close()
 		return err
 	}
+	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "data", c.data, "version", version)
 
 	hs := srv.HTTPServer(ctx)
 	errc := make(chan error, 1)

@@ -72,7 +72,7 @@ func chart(hours []store.HourCounts) pages.Chart {
 			bar.Segments = append(bar.Segments, pages.ChartSegment{Class: seg.class, Y: y, H: hgt})
 		}
 		c.Bars = append(c.Bars, bar)
-		if i%3 == 0 {
+		if (len(hours)-1-i)%3 == 0 { // the hour now running is always labelled
 			c.XTicks = append(c.XTicks, pages.ChartTick{Pos: x + w/2, Label: h.Hour.UTC().Format("15:04")})
 		}
 		c.Rows = append(c.Rows, pages.ChartRow{Hour: h.Hour.UTC().Format("Jan 2 15:04"), Verified: thousands(v.verified),

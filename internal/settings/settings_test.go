@@ -154,7 +154,7 @@ func TestRotateShowsTheSecretOnce(t *testing.T) {
 	// The status shows the new version and its fingerprint.
 	parsed, _ := identity.ParseSecret(secret)
 	status := text(page.Doc(t), "secret")
-	for _, want := range []string{"Active", "v1", parsed.Fingerprint(), admin, "2026-11-24 10:00:00 UTC"} {
+	for _, want := range []string{"Active", "v1", parsed.Fingerprint(), "2026-11-24 10:00:00 UTC by " + admin, "use it by 2026-11-24 10:01:00 UTC (their cache"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("secret status %q lacks %q", status, want)
 		}

@@ -91,12 +91,12 @@
         .then(function (html) {
           if (html === null) { return; }
           box.innerHTML = html;
-          var after = firstID();
-          var time = new Date().toLocaleTimeString();
+          // UTC, like every time the server writes on the page.
+          var time = new Date().toISOString().slice(11, 19) + " UTC";
           var fresh = box.querySelectorAll("tr[data-id]");
           var n = 0;
           fresh.forEach(function (tr) { if (parseInt(tr.getAttribute("data-id"), 10) > before) { n++; } });
-          if (before && after > before && n > 0) {
+          if (n > 0) {
             say(n + (n === 1 ? " new rejection" : " new rejections") + " · updated " + time);
           } else {
             say("Live · updated " + time);

@@ -558,20 +558,20 @@ func Account(p AccountPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<small>at the latest; after ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<small>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var27 string
-			templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(p.IdleTimeout)
+			templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(" at the latest; after " + p.IdleTimeout + " without activity")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/pages/auth.templ`, Line: 131, Col: 87}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/pages/auth.templ`, Line: 131, Col: 114}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, " without activity</small></dd></dl><form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form></section><section class=\"panel\" aria-labelledby=\"password-h\"><div class=\"panel-head\"><h2 id=\"password-h\">Change password</h2></div><p class=\"muted\">Changing it signs out every other session of this account.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "</small></dd></dl><form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form></section><section class=\"panel\" aria-labelledby=\"password-h\"><div class=\"panel-head\"><h2 id=\"password-h\">Change password</h2></div><p class=\"muted\">Changing it signs out every other session of this account.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
