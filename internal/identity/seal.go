@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 )
 
@@ -89,6 +90,10 @@ func (k MasterKey) String() string {
 
 // GoString keeps %#v from printing the key.
 func (k MasterKey) GoString() string { return k.String() }
+
+// LogValue keeps log/slog, whose JSON handler does not use String, from
+// printing anything but the key's id.
+func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // Format prints String for every verb, so no verb (%d, %#v, %t) formats the
 // key's bytes by reflection.

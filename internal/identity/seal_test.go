@@ -160,7 +160,8 @@ func TestSecretNeverPrinted(t *testing.T) {
 	}
 	h := holder{Exported: secret, hidden: secret, ptr: &secret, key: mk}
 	rotated := identity.Rotated{Secret: secret, Version: 3}
-	values := map[string]any{"secret": secret, "*secret": &secret, "holder": h, "*holder": &h, "rotated": rotated, "master key": mk, "slice": []identity.Secret{secret}, "map": map[string]identity.Secret{"k": secret}}
+	values := map[string]any{"secret": secret, "*secret": &secret, "holder": h, "*holder": &h, "rotated": rotated, "master key": mk, "slice": []identity.Secret{secret}, "map": map[string]identity.Secret{"k": secret},
+		"keyring": newKeyring(t, true, key{secret: secret, status: identity.StatusCurrent}), "sealer": identity.NewSealer(mk)}
 
 	check := func(t *testing.T, what, out string) {
 		t.Helper()

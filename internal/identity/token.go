@@ -43,6 +43,9 @@ var reasonNames = [numReasons]string{
 	SignatureMismatch: "signature_mismatch",
 }
 
+// NumReasons bounds Reason values, for arrays indexed by Reason (counters).
+const NumReasons = int(numReasons)
+
 // Reasons lists every failure reason (not Verified) in the contract's order.
 var Reasons = []Reason{NoSecret, MissingToken, MissingUserID, UnsupportedScheme, MalformedToken, RotatedSecret, SignatureMismatch}
 
