@@ -15,6 +15,7 @@ import (
 	"github.com/sendora/sendora/internal/datadir"
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/ingest"
+	"github.com/sendora/sendora/internal/metrics"
 	"github.com/sendora/sendora/internal/server"
 )
 
@@ -30,6 +31,8 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	rateLimitKey    float64
 	rateLimitIP     float64
+	metricsAddr     string
+	retention       time.Duration
 }
 
 func parseServe(e env, args []string) (serveConfig, error) {
@@ -44,6 +47,8 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	rlKey := f.int("rate-limit-key", 0, "events per second allowed per public key; 0 is no limit")
 	rlIP := f.int("rate-limit-ip", 0, "events per second allowed per client IP; 0 is no limit")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
+	metricsAddr := f.string("metrics-addr", "", "address for Prometheus /metrics and /debug/pprof/ (keep it private, e.g. 127.0.0.1:9090); empty is off")
+	keep := f.duration("retention", 0, "delete events older than this (a Go duration: 2160h is 90 days); 0 keeps them forever")
 	rest, err := f.parse(args)
 	if err != nil {
 		return serveConfig{}, err
@@ -59,6 +64,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
 		rateLimitKey: float64(*rlKey), rateLimitIP: float64(*rlIP),
 	}
+	if *keep < 0 {
+		return serveConfig{}, usagef("serve: --retention must be 0 (keep forever) or positive")
+	}
+	c.metricsAddr, c.retention = *metricsAddr, *keep
 	if *rlKey < 0 || *rlIP < 0 {
 		return serveConfig{}, usagef("serve: rate limits must be 0 (off) or positive")
 	}
@@ -93,8 +102,14 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		log.Info("first start: created", "data", c.data, "created", strings.Join(d.Created, ", "))
 	}
 
+	var m *metrics.Metrics
+	if c.metricsAddr != "" {
+		m = metrics.New(version)
+	}
+	hk := newHooks(m)
+
 	verifier := identity.NewVerifier(d.Store, d.Sealer, identity.VerifierOptions{TTL: c.secretCacheTTL})
-	writer := ingest.NewWriter(d.Store, ingest.WriterOptions{Log: log})
+	writer := ingest.NewWriter(d.Store, ingest.WriterOptions{Log: log, OnCommit: hk.onCommit})
 	defer func() {
 		// After the HTTP server has drained: commit what was queued.
 		cctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -114,11 +129,21 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		Ingest: ingest.NewHandler(ingest.Config{
 			Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 			KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
+
+			Observe: hk.onOutcome,
 		}),
+		ObserveRequest: hk.onRequest,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(writer.Running(), d.Store.Ping(ctx))
 		},
 	})
+
+	stopMetrics, err := startMetrics(log, c.metricsAddr, m, d.Store, writer, verifier)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	defer startRetention(log, d.Store, c.retention, hk.onSweep)()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

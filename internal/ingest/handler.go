@@ -43,6 +43,9 @@ type Config struct {
 	RateLimitKey float64
 	RateLimitIP  float64
 	Now          func() time.Time
+	// Observe, when set, is told each request's Outcome (for metrics). It
+	// runs on the request path: it must be cheap and must not block.
+	Observe func(Outcome)
 }
 
 // Handler serves the ingestion endpoints.
@@ -57,6 +60,8 @@ type Handler struct {
 	byIP     *limiter
 	now      func() time.Time
 	ids      idGen
+
+	onOutcome func(Outcome)
 }
 
 // NewHandler returns the ingestion handler.
@@ -87,6 +92,8 @@ func NewHandler(c Config) *Handler {
 		byIP:     newLimiter(c.RateLimitIP),
 		now:      c.Now,
 		ids:      newIDGen(),
+
+		onOutcome: c.Observe,
 	}
 }
 
@@ -247,6 +254,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if eerr := ev.validate(); eerr != nil {
+		h.observeEvent(p, eventInvalid, 0, false)
 		writeError(w, http.StatusBadRequest, eerr, 0)
 		return
 	}
@@ -258,6 +266,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	reason := kr.Verify(ev.UserID, ev.IdentityToken, req.received)
 	if reason != identity.Verified && kr.Strict {
 		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, true)})
+		h.observeEvent(p, eventRefused, reason, false)
 		writeError(w, http.StatusUnauthorized, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}, 0)
 		return
 	}
@@ -270,6 +279,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	if reason != identity.Verified && inserted[0] {
 		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, false)})
 	}
+	h.observeEvent(p, eventAccepted, reason, inserted[0])
 	// The hot path's answer, written without reflection.
 	b := make([]byte, 0, 48+len(rows[0].MessageID))
 	b = append(b, `{"accepted":1,"messageId":`...)
@@ -333,6 +343,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	out := Outcome{Endpoint: endpointBatch, Project: p.name, Events: len(items)}
 	var rej []rejected
 	var enforced, reportOnly []store.RejectionRow
 	rows := make([]store.EventRow, 0, len(items))
@@ -344,12 +355,14 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		}
 		if it.err != nil {
 			rej = append(rej, rejected{i, it.err})
+			out.Invalid++
 			continue
 		}
 		reason := kr.Verify(it.ev.UserID, it.ev.IdentityToken, req.received)
 		if reason != identity.Verified && kr.Strict {
 			rej = append(rej, rejected{i, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}})
 			enforced = append(enforced, h.rejection(req, p, i, &it.ev, reason, true))
+			out.Rejected[reason]++
 			continue
 		}
 		rows = append(rows, h.row(req, p, &it.ev, reason))
@@ -359,16 +372,20 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 
 	inserted := make([]bool, len(rows))
 	if err := h.writer.Submit(r.Context(), rows, inserted); err != nil {
+		h.observe(&out)
 		h.submitFailed(w, err)
 		return
 	}
+	out.Accepted = len(rows)
 	for k := range rows {
 		if rows[k].Verification != verifiedWord && inserted[k] {
 			reason, _ := identity.ParseReason(rows[k].Verification)
 			reportOnly = append(reportOnly, h.rejection(req, p, idx[k], &items[idx[k]].ev, reason, false))
+			out.ReportOnly[reason]++
 		}
 	}
 	h.writer.Reject(reportOnly)
+	h.observe(&out)
 	if rej == nil {
 		rej = []rejected{}
 	}

@@ -64,16 +64,20 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if pattern == "" {
 			pattern = "unmatched"
 		}
+		d := time.Since(start)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", pattern),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", d),
 		}
 		if info.Project != "" {
 			attrs = append(attrs, slog.String("project", info.Project), slog.Int("events", info.Events))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		if s.observe != nil {
+			s.observe(pattern, sw.status, d)
+		}
 	})
 }
 

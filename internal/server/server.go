@@ -31,6 +31,7 @@ type Server struct {
 	ready    func(context.Context) error
 	ingest   *ingest.Handler
 	dash     *Dashboard
+	observe  func(route string, status int, d time.Duration)
 }
 
 // Config lists the server's parts.
@@ -43,11 +44,14 @@ type Config struct {
 	// Ready reports whether the server can take traffic (/readyz): the
 	// store answers and the writer runs.
 	Ready func(context.Context) error
+	// ObserveRequest, when set, is told each request's route pattern,
+	// status and duration (for metrics), after its access log line.
+	ObserveRequest func(route string, status int, d time.Duration)
 }
 
 // New returns a Server.
 func New(c Config) *Server {
-	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready, ingest: c.Ingest, dash: c.Dashboard}
+	return &Server{log: c.Log, clientIP: c.ClientIP, ready: c.Ready, ingest: c.Ingest, dash: c.Dashboard, observe: c.ObserveRequest}
 }
 
 // HTTPServer returns an http.Server for the routes with its timeouts set.

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/ingest"
+	"github.com/sendora/sendora/internal/metrics"
+	"github.com/sendora/sendora/internal/retention"
+	"github.com/sendora/sendora/internal/store"
+)
+
+// hooks are the callbacks the writer, the ingestion handler, the server and
+// retention call to report what they did. All are nil when metrics are
+// off, so those paths cost nothing then.
+type hooks struct {
+	onCommit  func(ingest.CommitStats)
+	onOutcome func(ingest.Outcome)
+	onRequest func(route string, status int, d time.Duration)
+	onSweep   func(deleted int64, d time.Duration, err error)
+}
+
+func newHooks(m *metrics.Metrics) hooks {
+	if m == nil {
+		return hooks{}
+	}
+	return hooks{onCommit: m.Commit, onOutcome: m.Ingest, onRequest: m.Request, onSweep: m.RetentionSwept}
+}
+
+// startMetrics serves /metrics and /debug/pprof/ on their own listener at
+// --metrics-addr. It returns a function that stops the listener; with
+// metrics off it does nothing.
+func startMetrics(log *slog.Logger, addr string, m *metrics.Metrics, st *store.Store, w *ingest.Writer, v *identity.Verifier) (stop func(), err error) {
+	if m == nil {
+		return func() {}, nil
+	}
+	m.WatchWriter(w)
+	m.WatchVerifier(v)
+	m.WatchDatabase(st.Path())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: a CPU profile or trace streams for as long as
+		// it was asked to run.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /debug/pprof/")
+	if !isLoopback(ln.Addr()) {
+		log.Warn("the metrics listener is reachable from other machines; it serves pprof (stacks, command line, profiles): keep it on a private network or bind it to 127.0.0.1", "addr", ln.Addr().String())
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if hs.Shutdown(ctx) != nil {
+			hs.Close() // a long profile download is not worth waiting for
+		}
+		<-done
+	}, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// startRetention deletes events older than maxAge in the background until
+// the returned stop function is called; with maxAge 0 it does nothing.
+func startRetention(log *slog.Logger, st *store.Store, maxAge time.Duration, onSweep func(int64, time.Duration, error)) (stop func()) {
+	if maxAge <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		retention.New(st, retention.Options{MaxAge: maxAge, Log: log, OnSweep: onSweep}).Run(ctx)
+	}()
+	log.Info("retention on: events older than this are deleted in the background", "retention", maxAge.String())
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
