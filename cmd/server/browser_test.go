@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/sendora/sendora/internal/identity"
 )
@@ -419,5 +421,76 @@ func TestBrowserIdentityFlow(t *testing.T) {
 			continue
 		}
 		t.Errorf("browser console: %s", m)
+	}
+}
+
+// TestBrowserWithoutJavaScript signs in, rotates, filters, checks a token
+// and turns strict mode on with scripts disabled: every action is a plain
+// form post. It also walks the first controls by keyboard.
+func TestBrowserWithoutJavaScript(t *testing.T) {
+	ctx := browser(t)
+	shots := newShooter(t)
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, nil, "--data", data)
+	if _, errOut, code := runCLI(t, map[string]string{"SENDORA_ADMIN_PASSWORD": "correct horse battery staple"},
+		"admin", "create", "--email", "ada@example.com", "--data", data); code != 0 {
+		t.Fatalf("admin create: %s", errOut)
+	}
+	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	must(t, "disable scripts", err)
+
+	must(t, "open login", chromedp.Do(ctx, chromedp.Navigate(srv.url+"/settings/identity"), chromedp.WaitVisible(chromedp.ID("email"))))
+	must(t, "sign in", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
+	))
+	submit(t, ctx, "form[action='/login'] button[type=submit]")
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/settings/identity") {
+		t.Fatalf("after sign-in without JavaScript: %s", loc)
+	}
+	// Keyboard: on a freshly loaded page the first Tab reaches the skip
+	// link, which shows a focus ring.
+	must(t, "reload identity", chromedp.Do(ctx, chromedp.Navigate(srv.url+"/settings/identity"), chromedp.WaitVisible(chromedp.ID("secret"))))
+	must(t, "tab", chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)))
+	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`document.activeElement.textContent.trim() + "|" + getComputedStyle(document.activeElement).outlineStyle`))
+	must(t, "read focus", err)
+	if focus != "Skip to content|solid" {
+		t.Errorf("after one Tab: %q, want the skip link with a solid outline", focus)
+	}
+	// Without the script, the reason filter needs its button, and copy
+	// buttons (which could not work) stay hidden.
+	must(t, "filter button visible", chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#rejections button[data-js-hide]"))))
+	must(t, "copy button hidden", chromedp.Do(ctx, chromedp.WaitNotVisible(chromedp.CSS("button[data-copy=public-key]"))))
+	shots.shot(ctx, "nojs-01-identity")
+
+	submit(t, ctx, "#secret a.button")
+	submit(t, ctx, "form[action='/settings/identity/rotate'] button[type=submit]")
+	if s := text(t, ctx, "#new-secret"); !strings.HasPrefix(s, "sis_") {
+		t.Fatalf("no secret after a rotation without JavaScript: %q", s)
+	}
+	shots.shot(ctx, "nojs-02-new-secret")
+	submit(t, ctx, "a.button.primary") // back to Identity
+
+	submit(t, ctx, "#strict button[type=submit]")
+	if got := text(t, ctx, "#strict"); !strings.Contains(got, "On · enforced") {
+		t.Errorf("strict without JavaScript: %q", got)
+	}
+	must(t, "choose a reason", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("reason-filter"), "missing_token")))
+	submit(t, ctx, "#rejections button[data-js-hide]")
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "reason=missing_token") {
+		t.Errorf("filter without JavaScript went to %s", loc)
+	}
+	must(t, "fill checker", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("check-user"), "u_1"),
+		chromedp.SendKeys(chromedp.ID("check-token"), "nonsense"),
+	))
+	submit(t, ctx, "#checker button[type=submit]")
+	if got := text(t, ctx, "#verdict"); !strings.Contains(got, "malformed_token") {
+		t.Errorf("checker without JavaScript: %q", got)
+	}
+	submit(t, ctx, ".who button[type=submit]")
+	if got := bodyText(t, ctx); !strings.Contains(got, "You are signed out.") {
+		t.Errorf("sign-out without JavaScript:\n%s", got)
 	}
 }
