@@ -48,6 +48,7 @@ func commands() []command {
 		{"identity rotate", "", "rotate the identity secret and print the new one, once", cmdIdentityRotate},
 		{"identity strict", " on|off", "turn strict identity on or off", cmdIdentityStrict},
 		{"events export", "", "write stored events as NDJSON to stdout", cmdEventsExport},
+		{"backup", " FILE", "write a consistent copy of the database to FILE while the server runs", cmdBackup},
 		{"sign", "", "print the identity token for a userId (secret from SENDORA_IDENTITY_SECRET)", cmdSign},
 		{"version", "", "print the version", cmdVersion},
 	}

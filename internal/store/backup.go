@@ -70,6 +70,9 @@ func (s *Store) Backup(ctx context.Context, path string, opt BackupOptions) (Bac
 			return res, fmt.Errorf("store: backup to %s: %w", path, ErrBackupExists)
 		}
 	}
+	if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+		return res, fmt.Errorf("store: backup to %s: directory %s does not exist", path, filepath.Dir(abs))
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp-*")
 	if err != nil {
 		return res, fmt.Errorf("store: backup to %s: %w", path, err)
