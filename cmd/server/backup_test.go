@@ -26,12 +26,15 @@ type loadGen struct {
 	acked   []string
 	reached map[int]chan struct{} // closed once len(acked) >= key
 	stop    chan struct{}
+	once    sync.Once
 	wg      sync.WaitGroup
+	done    chan struct{} // closed when every worker has returned
 }
 
 func startLoad(t *testing.T, url, key string, secret identity.Secret, workers int) *loadGen {
 	t.Helper()
-	g := &loadGen{reached: map[int]chan struct{}{}, stop: make(chan struct{})}
+	g := &loadGen{reached: map[int]chan struct{}{}, stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(g.halt)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for w := range workers {
 		g.wg.Add(1)
@@ -71,7 +74,19 @@ func startLoad(t *testing.T, url, key string, secret identity.Secret, workers in
 			}
 		}()
 	}
+	go func() { g.wg.Wait(); close(g.done) }()
 	return g
+}
+
+// wait returns once n events have been acknowledged; it fails the test if
+// the load stopped first (its workers report why).
+func (g *loadGen) wait(t *testing.T, n int) {
+	t.Helper()
+	select {
+	case <-g.until(n):
+	case <-g.done:
+		t.Fatalf("the load stopped after %d of %d events", len(g.snapshot()), n)
+	}
 }
 
 func (g *loadGen) add(ids []string) {
@@ -105,8 +120,10 @@ func (g *loadGen) snapshot() []string {
 	return append([]string(nil), g.acked...)
 }
 
+// halt stops the load and waits for requests in flight; a test that ends
+// early has it called by its cleanup, before the server stops.
 func (g *loadGen) halt() {
-	close(g.stop)
+	g.once.Do(func() { close(g.stop) })
 	g.wg.Wait()
 }
 
@@ -163,7 +180,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	p := startProc(t, bin, data)
 
 	load := startLoad(t, p.url, projects[0].PublicKey, secret, 4)
-	<-load.until(2000)
+	load.wait(t, 2000)
 	before := load.snapshot() // committed before the backup began: must be in it
 
 	backup := filepath.Join(t.TempDir(), "sendora-backup.db")
@@ -174,7 +191,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 		t.Fatalf("backup while loaded: %v: %s", err, stderr.String())
 	}
 	during := len(load.snapshot())
-	<-load.until(during + 1000) // the server kept taking events after it
+	load.wait(t, during+1000) // the server kept taking events after it
 	load.halt()
 	after := load.snapshot()
 	t.Logf("acknowledged %d events before the backup, %d when it ended, %d in all", len(before), during, len(after))
