@@ -33,6 +33,8 @@ type serveConfig struct {
 	rateLimitIP     float64
 	metricsAddr     string
 	retention       time.Duration
+	maxPending      int
+	maxInflight     int
 }
 
 func parseServe(e env, args []string) (serveConfig, error) {
@@ -46,6 +48,8 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	proxies := f.string("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto are trusted")
 	rlKey := f.int("rate-limit-key", 0, "events per second allowed per public key; 0 is no limit")
 	rlIP := f.int("rate-limit-ip", 0, "events per second allowed per client IP; 0 is no limit")
+	maxPending := f.int("max-pending-events", 50_000, "events queued for commit before the API answers 503 OVERLOADED")
+	maxInflight := f.int("max-inflight-bytes", 32<<20, "request bodies in progress at once (each reserves its size limit) before the API answers 503 OVERLOADED")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
 	metricsAddr := f.string("metrics-addr", "", "address for Prometheus /metrics and /debug/pprof/ (keep it private, e.g. 127.0.0.1:9090); empty is off")
 	keep := f.duration("retention", 0, "delete events older than this (a Go duration: 2160h is 90 days); 0 keeps them forever")
@@ -63,6 +67,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		addr: *addr, data: *data, publicURL: strings.TrimRight(*publicURL, "/"),
 		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
 		rateLimitKey: float64(*rlKey), rateLimitIP: float64(*rlIP),
+		maxPending: *maxPending, maxInflight: *maxInflight,
+	}
+	if *maxPending < 1 || *maxInflight < 512<<10 {
+		return serveConfig{}, usagef("serve: --max-pending-events must be positive and --max-inflight-bytes at least 524288 (one batch)")
 	}
 	if *keep < 0 {
 		return serveConfig{}, usagef("serve: --retention must be 0 (keep forever) or positive")
@@ -109,7 +117,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	hk := newHooks(m)
 
 	verifier := identity.NewVerifier(d.Store, d.Sealer, identity.VerifierOptions{TTL: c.secretCacheTTL})
-	writer := ingest.NewWriter(d.Store, ingest.WriterOptions{Log: log, OnCommit: hk.onCommit})
+	writer := ingest.NewWriter(d.Store, ingest.WriterOptions{Log: log, OnCommit: hk.onCommit, MaxPending: c.maxPending})
 	defer func() {
 		// After the HTTP server has drained: commit what was queued.
 		cctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -129,8 +137,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		Ingest: ingest.NewHandler(ingest.Config{
 			Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 			KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
-
-			Observe: hk.onOutcome,
+			MaxInflightBytes: int64(c.maxInflight), Observe: hk.onOutcome,
 		}),
 		ObserveRequest: hk.onRequest,
 		Ready: func(ctx context.Context) error {
