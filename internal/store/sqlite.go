@@ -159,6 +159,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	// A database migrated by a newer binary has tables and columns this
+	// one does not know; goose would ignore the unknown versions. Refuse,
+	// so a rollback restores the pre-upgrade backup instead of running an
+	// old binary on a new schema (docs/upgrading.md).
+	if current, err := p.GetDBVersion(ctx); err == nil {
+		if srcs := p.ListSources(); len(srcs) > 0 && current > srcs[len(srcs)-1].Version {
+			return fmt.Errorf("the database schema is version %d, newer than this binary's %d: run the newer sendora, or restore a backup taken before the upgrade",
+				current, srcs[len(srcs)-1].Version)
+		}
+	}
 	_, err = p.Up(ctx)
 	return err
 }
