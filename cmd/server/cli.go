@@ -113,8 +113,9 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name+c.args, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'sendora COMMAND --help' for a command's flags. Every flag has an")
-	fmt.Fprintln(w, "environment twin, e.g. --data and SENDORA_DATA.")
+	fmt.Fprintln(w, "Run 'sendora COMMAND --help' for a command's flags. Every serve flag, and")
+	fmt.Fprintln(w, "--data, has an environment twin, e.g. --data and SENDORA_DATA.")
+	fmt.Fprintln(w, "Exit status: 0 on success, 1 on failure, 2 for a mistake in the command line.")
 }
 
 // flags is a command's flag set whose defaults come from SENDORA_* env twins.
