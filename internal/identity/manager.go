@@ -34,7 +34,20 @@ type Rotation struct {
 	At          time.Time
 	Actor       Actor
 	KeepRetired int
+	// FromVersion, when not AnyVersion, is the current version the
+	// rotation was asked against (0: no secret yet). The store refuses
+	// with ErrVersionChanged when the current version differs, so a
+	// resubmitted form or a second admin on another instance does not
+	// throw away a secret someone may already have deployed.
+	FromVersion int
 }
+
+// AnyVersion rotates whatever the current version is.
+const AnyVersion = -1
+
+// ErrVersionChanged refuses a rotation asked against a version that is no
+// longer current.
+var ErrVersionChanged = errors.New("the identity secret was rotated since this rotation was asked for")
 
 // StrictChange is one strict-mode toggle as the store must apply it: it
 // fails with ErrNoSecret when turning on a project without a current secret,
@@ -83,6 +96,13 @@ type Rotated struct {
 
 // Rotate generates a new secret for the project and makes it current.
 func (m *Manager) Rotate(ctx context.Context, projectID int64, overlap time.Duration, actor Actor) (Rotated, error) {
+	return m.RotateFrom(ctx, projectID, AnyVersion, overlap, actor)
+}
+
+// RotateFrom rotates only if fromVersion is still the current version
+// (0: the project has no secret yet); otherwise it fails with
+// ErrVersionChanged and nothing changes.
+func (m *Manager) RotateFrom(ctx context.Context, projectID int64, fromVersion int, overlap time.Duration, actor Actor) (Rotated, error) {
 	if overlap < 0 || overlap > MaxOverlap {
 		return Rotated{}, ErrBadOverlap
 	}
@@ -94,6 +114,7 @@ func (m *Manager) Rotate(ctx context.Context, projectID int64, overlap time.Dura
 		At:          m.now(),
 		Actor:       actor,
 		KeepRetired: KeepRetired,
+		FromVersion: fromVersion,
 	})
 	if err != nil {
 		return Rotated{}, fmt.Errorf("identity: rotate secret: %w", err)

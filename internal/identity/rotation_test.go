@@ -494,3 +494,32 @@ func TestConcurrentRotations(t *testing.T) {
 		t.Errorf("%d rotation audit entries, want %d", rotations, n)
 	}
 }
+
+// TestRotateFromVersion: a rotation asked against a version that is no
+// longer current (a second admin on another instance, a resubmitted form)
+// is refused inside the store's transaction and changes nothing.
+func TestRotateFromVersion(t *testing.T) {
+	e := newEnv(t)
+	other := identity.NewManager(e.store, e.sealer, nil) // another instance or the CLI
+	ctx := context.Background()
+
+	first, err := e.m.RotateFrom(ctx, e.project, 0, time.Hour, admin)
+	if err != nil || first.Version != 1 {
+		t.Fatalf("RotateFrom(0) = v%d, %v; want v1", first.Version, err)
+	}
+	if _, err := other.RotateFrom(ctx, e.project, 0, time.Hour, admin); !errors.Is(err, identity.ErrVersionChanged) {
+		t.Fatalf("second RotateFrom(0) = %v, want ErrVersionChanged", err)
+	}
+	if _, err := other.RotateFrom(ctx, e.project, 1, 0, admin); err != nil {
+		t.Fatalf("RotateFrom(1): %v", err)
+	}
+	if _, err := e.m.RotateFrom(ctx, e.project, 1, time.Hour, admin); !errors.Is(err, identity.ErrVersionChanged) {
+		t.Fatalf("stale RotateFrom(1) = %v, want ErrVersionChanged", err)
+	}
+	if got := statuses(e.state(t)); got != "v2:current v1:retired" {
+		t.Errorf("state = %s, want v2:current v1:retired", got)
+	}
+	if _, err := e.m.Rotate(ctx, e.project, 0, admin); err != nil { // AnyVersion still rotates
+		t.Fatalf("Rotate: %v", err)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/sendora/sendora/internal/auth"
@@ -51,11 +50,6 @@ type Handler struct {
 	ips      *clientip.Resolver
 	now      func() time.Time
 	keep     int
-
-	// rotating serialises rotations made through this process, so the
-	// check that the form's version is still current and the rotation
-	// happen as one step: a double submit rotates once.
-	rotating sync.Mutex
 }
 
 // Page sizes.
@@ -234,23 +228,18 @@ func (h *Handler) Rotate(w http.ResponseWriter, r *http.Request) error {
 		return webui.Errorf(webui.Invalid, "The form is missing the secret version it was made for.")
 	}
 
-	h.rotating.Lock()
-	defer h.rotating.Unlock()
-	st, err := h.store.IdentityState(r.Context(), p.ID)
-	if err != nil {
-		return err
-	}
-	cur, _ := st.Current()
-	if cur.Version != expected {
+	rot, err := h.manager.RotateFrom(r.Context(), p.ID, expected, overlap, auth.Actor(r, h.ips))
+	if errors.Is(err, identity.ErrVersionChanged) {
 		// A resubmitted form (a reload of the page that showed the secret,
-		// a double click, a second admin): rotating again would throw away
-		// a secret someone may already have deployed.
-		h.auth.SetFlash(w, r, "error", "Nothing was rotated: the secret changed since that form was opened (it is now v"+
-			strconv.Itoa(cur.Version)+"). A new secret is shown only once, right after its rotation; rotate again if you did not store it.")
+		// a double click, a second admin, here or on another instance):
+		// rotating again would throw away a secret someone may already
+		// have deployed. The store checked the version in the rotation's
+		// own transaction.
+		h.auth.SetFlash(w, r, "error", "Nothing was rotated: the secret changed since that form was opened. "+
+			"A new secret is shown only once, right after its rotation; rotate again if you did not store it.")
 		webui.Redirect(w, r, identityURL(p.Name, nil, "secret"))
 		return nil
 	}
-	rot, err := h.manager.Rotate(r.Context(), p.ID, overlap, auth.Actor(r, h.ips))
 	if err != nil {
 		return err
 	}
@@ -267,7 +256,7 @@ func (h *Handler) Rotate(w http.ResponseWriter, r *http.Request) error {
 		BackURL:     identityURL(p.Name, nil, "secret"),
 	}
 	switch {
-	case cur.Version == 0:
+	case expected == 0:
 		page.Overlap = "none: this is the project's first secret"
 	case overlap == 0:
 		page.Overlap = "stopped verifying at once (no overlap)"

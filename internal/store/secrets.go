@@ -57,6 +57,16 @@ func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Ro
 			}
 			return err
 		}
+		if r.FromVersion != identity.AnyVersion {
+			var cur int
+			err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM identity_secrets WHERE project_id = ? AND status = 'current'`, projectID).Scan(&cur)
+			if err != nil {
+				return err
+			}
+			if cur != r.FromVersion {
+				return fmt.Errorf("current is v%d, asked against v%d: %w", cur, r.FromVersion, identity.ErrVersionChanged)
+			}
+		}
 		at := ms(r.At)
 		// An earlier overlap ends now: at most two secrets verify.
 		if _, err := tx.ExecContext(ctx, `
