@@ -45,6 +45,7 @@ func commands() []command {
 		{"admin create", " --email E", "create a dashboard admin (password from SENDORA_ADMIN_PASSWORD or a prompt)", cmdAdminCreate},
 		{"project list", "", "list projects: names, ids and public keys", cmdProjectList},
 		{"project create", " NAME", "create a project and print its public key", cmdProjectCreate},
+		{"project origins", " NAME [ORIGIN...]", "show, set or (with --clear) remove the origins a project accepts browser events from", cmdProjectOrigins},
 		{"identity rotate", "", "rotate the identity secret and print the new one, once", cmdIdentityRotate},
 		{"identity strict", " on|off", "turn strict identity on or off", cmdIdentityStrict},
 		{"events export", "", "write stored events as NDJSON to stdout", cmdEventsExport},

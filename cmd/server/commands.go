@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -90,6 +91,54 @@ func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(e.stdout, p.PublicKey)
+	return nil
+}
+
+func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project origins", "project origins NAME [ORIGIN...] [--clear] [--data DIR]")
+	data := f.dataFlag()
+	clearAll := f.bool("clear", false, "accept events from any origin again")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return usagef("project origins: want a project NAME")
+	}
+	name, origins := args[0], args[1:]
+	if *clearAll && len(origins) > 0 {
+		return usagef("project origins: --clear takes no origins")
+	}
+	for i, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return usagef("project origins: %q is not an origin like https://shop.example.com", o)
+		}
+		origins[i] = u.Scheme + "://" + u.Host
+	}
+	d, err := openData(ctx, e, *data)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(origins) > 0 || *clearAll {
+		if err := d.Store.SetAllowedOrigins(ctx, p.ID, origins); err != nil {
+			return err
+		}
+		p.AllowedOrigins = origins
+		fmt.Fprintf(e.stderr, "project %s: running servers apply it within their --secret-cache-ttl.\n", p.Name)
+	}
+	if len(p.AllowedOrigins) == 0 {
+		fmt.Fprintln(e.stdout, "any origin")
+		return nil
+	}
+	for _, o := range p.AllowedOrigins {
+		fmt.Fprintln(e.stdout, o)
+	}
 	return nil
 }
 

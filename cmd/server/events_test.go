@@ -75,3 +75,23 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestProjectOrigins(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	startServer(t, nil, "--data", data).stop()
+	if out, _, code := runCLI(t, nil, "project", "origins", "default", "--data", data); code != 0 || out != "any origin\n" {
+		t.Errorf("fresh project: %d %q", code, out)
+	}
+	if out, _, code := runCLI(t, nil, "project", "origins", "default", "https://shop.example/", "http://localhost:3000", "--data", data); code != 0 || out != "https://shop.example\nhttp://localhost:3000\n" {
+		t.Errorf("set: %d %q", code, out)
+	}
+	if _, errOut, code := runCLI(t, nil, "project", "origins", "default", "shop.example", "--data", data); code != 2 || !strings.Contains(errOut, "not an origin") {
+		t.Errorf("bad origin: %d %q", code, errOut)
+	}
+	if out, _, code := runCLI(t, nil, "project", "origins", "default", "--data", data); code != 0 || !strings.Contains(out, "https://shop.example") {
+		t.Errorf("bad origin changed the list: %q", out)
+	}
+	if out, _, code := runCLI(t, nil, "project", "origins", "default", "--clear", "--data", data); code != 0 || out != "any origin\n" {
+		t.Errorf("clear: %d %q", code, out)
+	}
+}

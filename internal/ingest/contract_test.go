@@ -427,3 +427,24 @@ func TestProfilesMergeTraits(t *testing.T) {
 		t.Errorf("profile = %s verified=%v, want merged traits and last identify unverified", p.Traits, p.LastVerified)
 	}
 }
+
+func TestAllowedOrigins(t *testing.T) {
+	h := newHarness(t)
+	if err := h.st.SetAllowedOrigins(t.Context(), h.project.ID, []string{"https://shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	body := h.js(ev("type", "page", "anonymousId", "a1"))
+	if r := h.post("/events", body, "Origin", "https://shop.example"); r.status != 200 {
+		t.Errorf("allowed origin: %d %s", r.status, r.raw)
+	}
+	if r := h.post("/events", body); r.status != 200 {
+		t.Errorf("no Origin (a server-side sender): %d %s", r.status, r.raw)
+	}
+	r := h.post("/events/batch", h.batch(ev("type", "page", "anonymousId", "a1")), "Origin", "https://evil.example")
+	if code, _ := errorOf(r); r.status != 403 || code != "ORIGIN_NOT_ALLOWED" || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("other origin: %d %s", r.status, r.raw)
+	}
+	if n := len(h.events()); n != 2 {
+		t.Errorf("stored %d events, want 2", n)
+	}
+}
