@@ -9,7 +9,35 @@ import (
 
 // Handler returns every route with its middleware.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+	mux, _ := s.routes()
+	return s.accessLog(s.recoverPanics(securityHeaders(mux)))
+}
+
+// Routes returns every pattern Handler serves, in registration order
+// ("POST /login", "GET /healthz", "/" …). Tests walk it, so a new form or
+// page cannot be left out of the cross-site and header checks.
+func (s *Server) Routes() []string {
+	_, patterns := s.routes()
+	return patterns
+}
+
+// router is a ServeMux that remembers its patterns.
+type router struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (r *router) Handle(pattern string, h http.Handler) {
+	r.patterns = append(r.patterns, pattern)
+	r.ServeMux.Handle(pattern, h)
+}
+
+func (r *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	r.Handle(pattern, http.HandlerFunc(h))
+}
+
+func (s *Server) routes() (*http.ServeMux, []string) {
+	mux := &router{ServeMux: http.NewServeMux()}
 
 	// Probes: no session, no logging noise beyond the access log.
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -29,8 +57,7 @@ func (s *Server) Handler() http.Handler {
 	if s.dash != nil {
 		s.dashboardRoutes(mux)
 	}
-
-	return s.accessLog(s.recoverPanics(securityHeaders(mux)))
+	return mux.ServeMux, mux.patterns
 }
 
 // ---- Dashboard routes (Settings → Identity, sign-in, audit log) ----
@@ -39,7 +66,7 @@ func (s *Server) Handler() http.Handler {
 // s.dashboard: a per-response CSP nonce, http.CrossOriginProtection on
 // every state-changing method, and the admin's session. Pages that need an
 // admin add RequireAdmin.
-func (s *Server) dashboardRoutes(mux *http.ServeMux) {
+func (s *Server) dashboardRoutes(mux *router) {
 	a, st, ui := s.dash.Auth, s.dash.Settings, s.dash.UI
 	chain := s.dashboardChain()
 	page := func(fn webui.HandlerFunc) http.Handler { return chain(ui.Handle(fn)) }

@@ -6,6 +6,7 @@ package dashtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"golang.org/x/net/html"
 
 	"github.com/sendora/sendora/internal/auth"
@@ -83,6 +85,12 @@ type Env struct {
 	Project   store.Project
 	Logs      *Logs
 	SetupLink string
+	// Server is the assembled server; Handler its routes with middleware,
+	// for tests (fuzzers) that call it in-process rather than over TCP.
+	Server  *server.Server
+	Handler http.Handler
+
+	hs *httptest.Server
 }
 
 // Start is 2026-11-24 10:00 UTC, the clock's first reading.
@@ -98,6 +106,9 @@ type Options struct {
 	Store  *store.Store
 	Sealer *identity.Sealer
 	Clock  *Clock
+	// TLS serves over HTTPS (httptest's self-signed certificate, which
+	// NewClient trusts), as a server with its own TLS listener would.
+	TLS bool
 }
 
 // FastParams keep argon2id real but cheap, so tests under the race
@@ -146,7 +157,13 @@ func New(t testing.TB, opts ...Options) *Env {
 		Ingest:    ingest.NewHandler(ingest.Config{Log: log, Store: st, Verifier: verifier, Writer: writer, ClientIP: ips, Now: clock.Now}),
 		Dashboard: &server.Dashboard{Auth: a, Settings: sh, UI: ui},
 	})
-	hs := httptest.NewServer(srv.Handler())
+	handler := srv.Handler()
+	var hs *httptest.Server
+	if o.TLS {
+		hs = httptest.NewTLSServer(handler)
+	} else {
+		hs = httptest.NewServer(handler)
+	}
 	t.Cleanup(func() {
 		hs.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -158,7 +175,7 @@ func New(t testing.TB, opts ...Options) *Env {
 		t.Fatal(err)
 	}
 	return &Env{T: t, Sealer: sealer, URL: hs.URL, Store: st, Clock: clock, Auth: a, Verifier: verifier, Manager: manager, Writer: writer,
-		Project: p, Logs: logs, SetupLink: link}
+		Project: p, Logs: logs, SetupLink: link, Server: srv, Handler: handler, hs: hs}
 }
 
 // Password is what CreateAdmin gives every admin.
@@ -189,8 +206,40 @@ func (e *Env) NewClient() *Client {
 	jar, _ := cookiejar.New(nil)
 	return &Client{T: e.T, Base: e.URL, Jar: jar, Header: http.Header{}, HTTP: &http.Client{
 		Jar:           jar,
+		Transport:     e.hs.Client().Transport, // trusts the test certificate under TLS
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// DecodeCookie decodes one of the dashboard's cookies with the keys the
+// server keeps sealed in the database (as anyone holding the database and
+// the master key could), so tests can see what a cookie really carries:
+// the session cookie decodes to its values map, the known-device cookie
+// (JSON) to a map[string]any.
+func (e *Env) DecodeCookie(ck *http.Cookie) (map[string]any, error) {
+	sealed, err := e.Store.Meta(context.Background(), "session_keys_v1")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := e.Sealer.Open("sendora/session-keys/v1", 0, sealed)
+	if err != nil {
+		return nil, err
+	}
+	codec := securecookie.New(keys[:64], keys[64:])
+	out := map[string]any{}
+	if ck.Name == auth.DeviceCookie {
+		codec.SetSerializer(securecookie.JSONEncoder{})
+		err := codec.Decode(ck.Name, ck.Value, &out)
+		return out, err
+	}
+	vals := map[any]any{}
+	if err := codec.Decode(ck.Name, ck.Value, &vals); err != nil {
+		return nil, err
+	}
+	for k, v := range vals {
+		out[fmt.Sprint(k)] = v
+	}
+	return out, nil
 }
 
 // Response is a finished response with its body read.
