@@ -160,7 +160,9 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	device := s.deviceFor(r, email)
 
-	if v := s.throttle.check(ip, email, device, now); v.blocked {
+	// The attempt counts as a failure from here until it succeeds.
+	v, try := s.throttle.begin(ip, email, device, now)
+	if v.blocked {
 		if v.first {
 			s.audit(r, s.auditName(r, email), store.ActionLoginFailed, "throttled: too many failures per "+v.by)
 		}
@@ -172,16 +174,17 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.store.AdminByEmail(r.Context(), email)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.throttle.cancel(try)
 		return err
 	}
 	ok := false
 	if len(pw) <= MaxPasswordLen {
 		if ok, err = s.hasher.Verify(r.Context(), a.PasswordHash, pw); err != nil {
+			s.throttle.cancel(try)
 			return busy(err)
 		}
 	}
 	if !ok {
-		s.throttle.failed(ip, email, device, now)
 		detail := "wrong password"
 		if !known {
 			detail = "no admin has this email"
@@ -191,7 +194,7 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 		return s.renderLogin(w, r, http.StatusUnauthorized, page)
 	}
 
-	s.throttle.succeeded(ip, device)
+	s.throttle.succeeded(try)
 	if err := s.endOldSession(r); err != nil {
 		return err
 	}
@@ -293,7 +296,8 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	ip, now, email := s.ips.IP(r), s.now(), v.Admin.Email
 	device := s.deviceFor(r, email)
-	if t := s.throttle.check(ip, email, device, now); t.blocked {
+	t, try := s.throttle.begin(ip, email, device, now)
+	if t.blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(t.retryAfter.Round(time.Second)/time.Second)))
 		return s.renderAccount(w, r, http.StatusTooManyRequests, throttledMessage(t))
 	}
@@ -302,14 +306,15 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	if len(cur) <= MaxPasswordLen {
 		var err error
 		if ok, err = s.hasher.Verify(r.Context(), v.Admin.PasswordHash, cur); err != nil {
+			s.throttle.cancel(try)
 			return busy(err)
 		}
 	}
 	if !ok {
-		s.throttle.failed(ip, email, device, now)
 		s.audit(r, email, store.ActionLoginFailed, "wrong current password when changing the password")
 		return s.renderAccount(w, r, http.StatusBadRequest, "The current password is wrong.")
 	}
+	s.throttle.succeeded(try)
 	pw := f.Get("password")
 	if err := CheckPasswordRules(pw); err != nil {
 		return s.renderAccount(w, r, http.StatusBadRequest, err.Error())

@@ -17,6 +17,11 @@ import (
 //     carries a signed "known device" cookie; its failures count against
 //     that device only.
 //
+// An attempt is counted before its password is checked (begin) and taken
+// back if it succeeds: counting only after the check would let a burst of
+// concurrent guesses all pass the check while the first ones are still
+// being hashed, each hash taking tens of milliseconds.
+//
 // A known-device cookie for the account skips the IP and account counters.
 // So an attacker who hammers the admin's email locks out only unknown
 // browsers, never the admin's own browser, and the admin's typos never
@@ -80,6 +85,10 @@ func (l *limiter) blocked(key string, now time.Time) (bool, time.Duration, bool)
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.count(key, now)
+}
+
+func (l *limiter) count(key string, now time.Time) *window {
 	w, ok := l.m[key]
 	if !ok || now.Sub(w.start) >= l.window {
 		if !ok && len(l.m) >= maxKeys {
@@ -89,6 +98,31 @@ func (l *limiter) fail(key string, now time.Time) {
 		l.m[key] = w
 	}
 	w.failures++
+	return w
+}
+
+// take is blocked and fail in one step: it refuses when key is over its
+// limit (as blocked does), and otherwise counts a failure at once and
+// returns the window it was counted in, for giveBack.
+func (l *limiter) take(key string, now time.Time) (blocked bool, retry time.Duration, first bool, start time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w, ok := l.m[key]; ok && now.Sub(w.start) < l.window && w.failures >= l.max {
+		first := !w.reported
+		w.reported = true
+		return true, w.start.Add(l.window).Sub(now), first, time.Time{}
+	}
+	return false, 0, false, l.count(key, now).start
+}
+
+// giveBack uncounts one failure take counted in the window that started
+// at start; nothing when that window has ended since.
+func (l *limiter) giveBack(key string, start time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w, ok := l.m[key]; ok && w.start.Equal(start) && w.failures > 0 {
+		w.failures--
+	}
 }
 
 // reset forgets key's failures.
@@ -153,40 +187,59 @@ type verdict struct {
 	by         string // "ip", "account" or "device"
 }
 
-// check decides whether an attempt may proceed. device is the known-device
-// id for this account, or "".
-func (t *throttle) check(ip, account, device string, now time.Time) verdict {
-	if device != "" {
-		if b, d, first := t.device.blocked(device, now); b {
-			return verdict{true, d, first, "device"}
-		}
-		return verdict{}
-	}
-	if b, d, first := t.ip.blocked(ipKey(ip), now); b {
-		return verdict{true, d, first, "ip"}
-	}
-	if b, d, first := t.account.blocked(account, now); b {
-		return verdict{true, d, first, "account"}
-	}
-	return verdict{}
+// attempt is one sign-in counted ahead of its outcome by begin.
+type attempt struct {
+	ip, account, device string
+	// when each counter counted it (zero: not counted there).
+	ipAt, accountAt, deviceAt time.Time
 }
 
-// failed records a failed attempt.
-func (t *throttle) failed(ip, account, device string, now time.Time) {
+// begin decides whether an attempt may proceed and, if it may, counts it
+// as a failure at once; succeeded or cancel take that back. device is the
+// known-device id for this account, or "". A refused attempt counts
+// nowhere.
+func (t *throttle) begin(ip, account, device string, now time.Time) (verdict, attempt) {
+	a := attempt{ip: ipKey(ip), account: account, device: device}
 	if device != "" {
-		t.device.fail(device, now)
-		return
+		b, d, first, at := t.device.take(device, now)
+		if b {
+			return verdict{true, d, first, "device"}, attempt{}
+		}
+		a.deviceAt = at
+		return verdict{}, a
 	}
-	t.ip.fail(ipKey(ip), now)
-	t.account.fail(account, now)
+	b, d, first, at := t.ip.take(a.ip, now)
+	if b {
+		return verdict{true, d, first, "ip"}, attempt{}
+	}
+	a.ipAt = at
+	if b, d, first, at = t.account.take(account, now); b {
+		t.ip.giveBack(a.ip, a.ipAt)
+		return verdict{true, d, first, "account"}, attempt{}
+	}
+	a.accountAt = at
+	return verdict{}, a
 }
 
 // succeeded clears the counters the successful client is charged to. The
-// account counter stays: an attacker may still be at it from elsewhere.
-func (t *throttle) succeeded(ip, device string) {
-	if device != "" {
-		t.device.reset(device)
+// account counter only takes back this attempt: an attacker may still be
+// at it from elsewhere.
+func (t *throttle) succeeded(a attempt) {
+	if a.device != "" {
+		t.device.reset(a.device)
 		return
 	}
-	t.ip.reset(ipKey(ip))
+	t.ip.reset(a.ip)
+	t.account.giveBack(a.account, a.accountAt)
+}
+
+// cancel takes back an attempt whose password was never checked (the
+// server was too busy), so it counts as no failure.
+func (t *throttle) cancel(a attempt) {
+	if a.device != "" {
+		t.device.giveBack(a.device, a.deviceAt)
+		return
+	}
+	t.ip.giveBack(a.ip, a.ipAt)
+	t.account.giveBack(a.account, a.accountAt)
 }

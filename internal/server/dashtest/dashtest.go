@@ -90,7 +90,8 @@ type Env struct {
 	Server  *server.Server
 	Handler http.Handler
 
-	hs *httptest.Server
+	hs     *httptest.Server
+	params auth.Params
 }
 
 // Start is 2026-11-24 10:00 UTC, the clock's first reading.
@@ -106,6 +107,9 @@ type Options struct {
 	Store  *store.Store
 	Sealer *identity.Sealer
 	Clock  *Clock
+	// Params replace FastParams, for tests that need hashing to take as
+	// long as in production.
+	Params auth.Params
 	// TLS serves over HTTPS (httptest's self-signed certificate, which
 	// NewClient trusts), as a server with its own TLS listener would.
 	TLS bool
@@ -146,8 +150,11 @@ func New(t testing.TB, opts ...Options) *Env {
 	manager := identity.NewManager(st, sealer, verifier)
 	writer := ingest.NewWriter(st, ingest.WriterOptions{Now: clock.Now, Log: log})
 	ui := webui.New(log, auth.ViewerEmail)
+	if o.Params == (auth.Params{}) {
+		o.Params = FastParams
+	}
 	a, err := auth.New(ctx, auth.Config{Log: log, Store: st, Sealer: sealer, ClientIP: ips, UI: ui, Now: clock.Now,
-		Params: FastParams, HashConcurrency: 2, Limits: o.Limits})
+		Params: o.Params, HashConcurrency: 2, Limits: o.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,16 +182,17 @@ func New(t testing.TB, opts ...Options) *Env {
 		t.Fatal(err)
 	}
 	return &Env{T: t, Sealer: sealer, URL: hs.URL, Store: st, Clock: clock, Auth: a, Verifier: verifier, Manager: manager, Writer: writer,
-		Project: p, Logs: logs, SetupLink: link, Server: srv, Handler: handler, hs: hs}
+		Project: p, Logs: logs, SetupLink: link, Server: srv, Handler: handler, hs: hs, params: o.Params}
 }
 
 // Password is what CreateAdmin gives every admin.
 const Password = "correct horse battery staple"
 
-// CreateAdmin adds an admin directly (as the CLI does).
+// CreateAdmin adds an admin directly (as the CLI does), hashing the
+// password with the Env's parameters.
 func (e *Env) CreateAdmin(email string) store.Admin {
 	e.T.Helper()
-	a, err := auth.CreateAdmin(context.Background(), e.Store, auth.NewHasher(FastParams, 1), email, Password, "cli", e.Clock.Now())
+	a, err := auth.CreateAdmin(context.Background(), e.Store, auth.NewHasher(e.params, 1), email, Password, "cli", e.Clock.Now())
 	if err != nil {
 		e.T.Fatal(err)
 	}
