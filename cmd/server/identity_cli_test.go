@@ -99,7 +99,7 @@ func TestIdentityRotateCLI(t *testing.T) {
 		t.Fatal("a rotation printed the same secret twice")
 	}
 
-	st, kr, audit := identityState(t, data, "default")
+	st, kr, _ = identityState(t, data, "default")
 	cur, _ := st.Current()
 	prev, ok := st.Previous()
 	if cur.Version != 2 || cur.Fingerprint != s2.Fingerprint() || !ok || prev.Fingerprint != s1.Fingerprint() {
@@ -116,7 +116,7 @@ func TestIdentityRotateCLI(t *testing.T) {
 
 	// Without overlap the replaced secret stops at once.
 	s3 := rotateCLI(t, "--data", data, "--overlap", "0")
-	st, kr, audit = identityState(t, data, "default")
+	st, kr, audit := identityState(t, data, "default")
 	cur, _ = st.Current()
 	if r := kr.Verify("u_1", identity.Sign(s2, "u_1"), cur.CreatedAt); r != identity.RotatedSecret {
 		t.Errorf("replaced secret after --overlap 0: %s, want rotated_secret", r)
