@@ -60,7 +60,7 @@ func dsn(path string, readOnly bool) string {
 		// upgrading a read lock; busy_timeout then queues them.
 		q.Set("_txlock", "immediate")
 	}
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	return fileURI(path) + "?" + q.Encode()
 }
 
 // Open opens (creating when absent) the SQLite database at path, checks the
@@ -200,18 +200,9 @@ func isUnique(err error) bool {
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok"
 // when the file is sound).
 func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
-	rows, err := s.r.QueryContext(ctx, "PRAGMA integrity_check")
+	v, err := integrityCheck(ctx, s.r)
 	if err != nil {
-		return "", fmt.Errorf("store: integrity check: %w", err)
+		return "", fmt.Errorf("store: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return "", err
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n"), rows.Err()
+	return v, nil
 }
