@@ -6,6 +6,7 @@ package dashtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -163,6 +164,9 @@ func New(t testing.TB, opts ...Options) *Env {
 		Log: log, ClientIP: ips,
 		Ingest:    ingest.NewHandler(ingest.Config{Log: log, Store: st, Verifier: verifier, Writer: writer, ClientIP: ips, Now: clock.Now}),
 		Dashboard: &server.Dashboard{Auth: a, Settings: sh, UI: ui},
+		Ready: func(ctx context.Context) error {
+			return errors.Join(writer.Running(), st.Ping(ctx))
+		},
 	})
 	handler := srv.Handler()
 	var hs *httptest.Server
