@@ -65,6 +65,14 @@ func (l *Logs) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// Reset forgets what was logged, for long runs (fuzzing) that would
+// otherwise keep every line.
+func (l *Logs) Reset() {
+	l.mu.Lock()
+	l.buf.Reset()
+	l.mu.Unlock()
+}
+
 // String returns everything logged so far.
 func (l *Logs) String() string {
 	l.mu.Lock()
