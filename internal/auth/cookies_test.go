@@ -263,3 +263,48 @@ func TestCopiedCookieRevoked(t *testing.T) {
 		t.Errorf("the browser that changed the password lost its new session: %d", r.StatusCode)
 	}
 }
+
+// TestNoSessionFixation: a cookie an attacker obtained before the admin
+// signs in (an anonymous one from the sign-in page's flash, or their own
+// session, planted in the admin's browser) never becomes the admin's
+// session: signing in always issues a new session id, and the planted
+// cookie stays signed out (or is ended).
+func TestNoSessionFixation(t *testing.T) {
+	e := dashtest.New(t)
+	e.CreateAdmin("ada@example.com")
+	e.CreateAdmin("mallory@example.com")
+
+	// An anonymous session cookie: sign-out of nobody sets a flash in one.
+	attacker := e.NewClient()
+	attacker.Post("/logout", nil)
+	anon := attacker.Cookie(auth.SessionCookie)
+	if anon == nil {
+		t.Fatal("no anonymous session cookie to plant")
+	}
+	// The attacker's own signed-in session.
+	mallory := e.NewClient()
+	mallory.Login("mallory@example.com", dashtest.Password)
+	planted := mallory.Cookie(auth.SessionCookie)
+
+	for name, ck := range map[string]*http.Cookie{"anonymous": anon, "attacker's session": planted} {
+		victim := e.NewClient()
+		u, _ := url.Parse(e.URL)
+		victim.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/"}})
+		victim.Login("ada@example.com", dashtest.Password)
+		got := victim.Cookie(auth.SessionCookie)
+		if got.Value == ck.Value {
+			t.Errorf("%s: signing in kept the planted cookie", name)
+		}
+		vals, err := e.DecodeCookie(got)
+		old, _ := e.DecodeCookie(ck)
+		if err != nil || vals["sid"] == nil || vals["sid"] == old["sid"] {
+			t.Errorf("%s: session id after sign-in = %v (planted %v), want a new one", name, vals["sid"], old["sid"])
+		}
+		// Whoever holds the planted cookie is not signed in as ada.
+		r := e.NewClient()
+		r.Header.Set("Cookie", ck.Name+"="+ck.Value)
+		if p := r.Get("/account"); p.StatusCode == http.StatusOK && strings.Contains(p.Body, "ada@example.com") {
+			t.Errorf("%s: the planted cookie opens ada's account", name)
+		}
+	}
+}
