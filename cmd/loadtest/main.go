@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,10 +62,11 @@ type result struct {
 func (r result) eps() float64 { return float64(r.events) / r.elapsed.Seconds() }
 
 func run() error {
-	duration := flag.Duration("duration", 10*time.Second, "measured time per scenario")
+	duration := flag.Duration("duration", 6*time.Second, "measured time per scenario")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time before each scenario")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	skipBaseline := flag.Bool("skip-baseline", false, "measure only the product")
+	rounds := flag.Int("rounds", 3, "alternate product and baseline this many times per scenario and report the median, so drift on a shared machine hits both")
 	target := flag.String("url", "", "drive an already running server at this URL instead (with -key and -secret)")
 	key := flag.String("key", "", "with -url: the project's public key")
 	secret := flag.String("secret", "", "with -url: the project's identity secret (strict identity on)")
@@ -118,35 +121,45 @@ func run() error {
 		if !*skipBaseline {
 			servers = append(servers, "baseline")
 		}
-		for _, which := range servers {
-			dir, err := os.MkdirTemp(tmp, which+"-")
-			if err != nil {
+		for round := 0; round < max(1, *rounds); round++ {
+			if err := runRound(sc, servers, bin, self, tmp, *warmup, *duration, &results); err != nil {
 				return err
 			}
-			var srv *serverProc
-			if which == "sendora" {
-				srv, err = startSendora(bin, dir)
-			} else {
-				srv, err = startBaseline(self, dir)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", which, err)
-			}
-			fmt.Fprintf(os.Stderr, "%s on %s: %s (warm-up %s, measure %s)…\n", sc.name, which, srv.url, *warmup, *duration)
-			res, err := drive(srv, sc, *warmup, *duration)
-			res.server = which
-			res.peakRSS = srv.peakRSS()
-			if stopErr := srv.stop(); err == nil && stopErr != nil {
-				err = stopErr
-			}
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", sc.name, which, err)
-			}
-			results = append(results, res)
-			fmt.Fprintln(os.Stderr, format(res))
 		}
 	}
 	report(os.Stdout, results)
+	return nil
+}
+
+// runRound measures sc once on each server, each on a fresh data directory.
+func runRound(sc scenario, servers []string, bin, self, tmp string, warmup, duration time.Duration, results *[]result) error {
+	for _, which := range servers {
+		dir, err := os.MkdirTemp(tmp, which+"-")
+		if err != nil {
+			return err
+		}
+		var srv *serverProc
+		if which == "sendora" {
+			srv, err = startSendora(bin, dir)
+		} else {
+			srv, err = startBaseline(self, dir)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", which, err)
+		}
+		fmt.Fprintf(os.Stderr, "%s on %s: %s (warm-up %s, measure %s)…\n", sc.name, which, srv.url, warmup, duration)
+		res, err := drive(srv, sc, warmup, duration)
+		res.server = which
+		res.peakRSS = srv.peakRSS()
+		if stopErr := srv.stop(); err == nil && stopErr != nil {
+			err = stopErr
+		}
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", sc.name, which, err)
+		}
+		*results = append(*results, res)
+		fmt.Fprintln(os.Stderr, format(res))
+	}
 	return nil
 }
 
@@ -158,24 +171,41 @@ func format(r result) string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// report prints the Markdown table docs/BENCHMARKS.md quotes.
+// report prints the Markdown table docs/BENCHMARKS.md quotes: for each
+// scenario and server, the round with the median events/s (and the
+// highest peak RSS of all its rounds).
 func report(w io.Writer, results []result) {
 	fmt.Fprintf(w, "\nLoad test, %s, GOMAXPROCS=%d, %s/%s, %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Fprintln(w, "| scenario | server | events/s | requests/s | p50 | p99 | peak RSS | non-2xx | product/baseline |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	base := map[string]float64{}
+	fmt.Fprintln(w, "| scenario | server | events/s (median) | rounds | requests/s | p50 | p99 | peak RSS | non-2xx | product/baseline |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	type key struct{ scenario, server string }
+	var order []key
+	groups := map[key][]result{}
 	for _, r := range results {
-		if r.server == "baseline" {
-			base[r.name] = r.eps()
+		k := key{r.name, r.server}
+		if groups[k] == nil {
+			order = append(order, k)
 		}
+		groups[k] = append(groups[k], r)
 	}
-	for _, r := range results {
-		ratio := ""
-		if b := base[r.name]; b > 0 && r.server == "sendora" {
-			ratio = fmt.Sprintf("%.2f", r.eps()/b)
+	median := map[key]result{}
+	for k, rs := range groups {
+		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.eps(), b.eps()) })
+		m := rs[len(rs)/2]
+		for _, r := range rs {
+			m.peakRSS = max(m.peakRSS, r.peakRSS)
+			m.errors = max(m.errors, r.errors)
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.2f ms | %.2f ms | %d MiB | %d | %s |\n",
-			r.name, r.server, r.eps(), float64(r.requests)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.peakRSS>>20, r.errors, ratio)
+		median[k] = m
+	}
+	for _, k := range order {
+		r := median[k]
+		ratio := ""
+		if b, ok := median[key{k.scenario, "baseline"}]; ok && k.server == "sendora" {
+			ratio = fmt.Sprintf("%.2f", r.eps()/b.eps())
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %d | %.0f | %.2f ms | %.2f ms | %d MiB | %d | %s |\n",
+			r.name, r.server, r.eps(), len(groups[k]), float64(r.requests)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.peakRSS>>20, r.errors, ratio)
 	}
 }
 
