@@ -107,14 +107,13 @@ func checkAnyHeaders(t *testing.T, what string, r *dashtest.Response) {
 }
 
 // TestHeadersOnEveryResponse drives every route of the server (taken from
-// its own route list) and every status it answers with — pages, redirects,
-// static files, probes, ingestion and its errors, 403/404/405/409/413/415/
-// 429 refusals, and the 500 and 503 of a dead database — and checks the
-// security headers on each response received.
+// its own route list) and every status it answers with — the first-run
+// setup pages, pages, redirects, static files, probes, ingestion and its
+// errors, 403/404/405/409/413/415/429 refusals, and the 500 and 503 of a
+// dead database — and checks the security headers on each response.
 func TestHeadersOnEveryResponse(t *testing.T) {
 	limits := auth.Limits{Window: 15 * time.Minute, PerIP: 3, PerAccount: 3, PerDevice: 3}
 	e := dashtest.New(t, dashtest.Options{Limits: limits})
-	e.CreateAdmin("ada@example.com")
 	anon, c := e.NewClient(), e.NewClient()
 	seenAnon, seenAdmin := watch(anon), watch(c)
 	raw := func(method, path, ctype, body string, header ...string) {
@@ -129,6 +128,14 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	}
 	key := e.Project.PublicKey
 	ev := `{"publicKey":"` + key + `","type":"track","event":"x","userId":"u"}`
+
+	// First run: the setup link's page (200, it holds the token), a
+	// wrong token (403), a refused form (400).
+	link, _ := url.Parse(e.SetupLink)
+	anon.Get(link.RequestURI())
+	anon.Get("/setup?token=wrong")
+	anon.Post("/setup", url.Values{"token": {link.Query().Get("token")}, "email": {"not an email"}})
+	e.CreateAdmin("ada@example.com")
 
 	// Signed out: public pages, the sign-in redirect, errors.
 	anon.Get("/")
