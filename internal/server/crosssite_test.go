@@ -107,7 +107,7 @@ type formCase struct {
 
 // TestCrossSiteRefusedOnEveryForm walks every route of the server. Each
 // one that takes a state-changing method must refuse the request another
-// site makes (403, no cookie, not a byte changed in the database) and
+// site makes (403, no cookie, no row of the database changed) and
 // accept the same request from the dashboard's own pages. A route without
 // a case here fails the test, so a new form cannot be forgotten. The
 // ingestion routes must keep taking cross-site posts.
