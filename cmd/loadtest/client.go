@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,10 +47,14 @@ func newSigner(secret string, n int) *signer {
 	return s
 }
 
+// randomIDs makes messageIds random, like UUIDv4, instead of time-ordered.
+var randomIDs bool
+
 // appendEvent writes one realistic track event with a unique messageId.
 // The id starts with the time, as analytics-next's "ajs-next-<ms>-…" and
-// UUIDv7 ids do (docs/SDK.md recommends them): ids that grow with time keep
-// the dedup index's inserts on its last pages.
+// UUIDv7 ids do (docs/sdk.md recommends them): ids that grow with time keep
+// the dedup index's inserts on its last pages. With -random-ids the id is
+// 32 random hex digits, the worst case for that index.
 func (s *signer) appendEvent(b []byte, worker int, seq uint64) []byte {
 	u := int(seq) % len(s.users)
 	b = append(b, `{"type":"track","event":"Product Viewed","userId":"`...)
@@ -57,11 +62,15 @@ func (s *signer) appendEvent(b []byte, worker int, seq uint64) []byte {
 	b = append(b, `","identityToken":"`...)
 	b = append(b, s.tokens[u]...)
 	b = append(b, `","messageId":"lt-`...)
-	b = strconv.AppendInt(b, time.Now().UnixMicro(), 36)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(worker), 10)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, seq, 10)
+	if randomIDs {
+		b = fmt.Appendf(b, "%016x%016x", rand.Uint64(), rand.Uint64())
+	} else {
+		b = strconv.AppendInt(b, time.Now().UnixMicro(), 36)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(worker), 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, seq, 10)
+	}
 	b = append(b, `","timestamp":"2026-11-24T10:00:00.000Z","sentAt":"2026-11-24T10:00:00.100Z","properties":{"product_id":"sku_42","price":19.99,"currency":"EUR","path":"/products/42"},"context":{"library":{"name":"sdk-web","version":"1.4.0"},"locale":"en-GB"}}`...)
 	return b
 }

@@ -70,6 +70,7 @@ func run() error {
 	target := flag.String("url", "", "drive an already running server at this URL instead (with -key and -secret)")
 	key := flag.String("key", "", "with -url: the project's public key")
 	secret := flag.String("secret", "", "with -url: the project's identity secret (strict identity on)")
+	flag.BoolVar(&randomIDs, "random-ids", false, "random messageIds (UUIDv4-like) instead of time-ordered ones")
 	flag.Parse()
 
 	scenarios := []scenario{
