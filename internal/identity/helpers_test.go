@@ -2,7 +2,6 @@ package identity_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,26 +10,6 @@ import (
 
 // t0 is the tests' fixed "now"; a fake clock starts there.
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func mustSecret(t testing.TB, s string) identity.Secret {
 	t.Helper()

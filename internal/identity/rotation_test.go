@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sendora/sendora/internal/fakeclock"
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/store"
 	"github.com/sendora/sendora/internal/store/storetest"
@@ -22,7 +23,7 @@ import (
 type env struct {
 	store   *store.Store
 	sealer  *identity.Sealer
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	loader  *countingLoader
 	v       *identity.Verifier
 	m       *identity.Manager
@@ -33,7 +34,7 @@ const ttl = time.Minute
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{store: storetest.New(t), sealer: storetest.Sealer(), clock: newClock()}
+	e := &env{store: storetest.New(t), sealer: storetest.Sealer(), clock: fakeclock.New(t0)}
 	e.project = storetest.Project(t, e.store, "shop").ID
 	e.loader = &countingLoader{StateLoader: e.store}
 	e.v = identity.NewVerifier(e.loader, e.sealer, identity.VerifierOptions{TTL: ttl, Now: e.clock.Now})

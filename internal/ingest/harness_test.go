@@ -8,39 +8,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sendora/sendora/internal/fakeclock"
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/store"
 	"github.com/sendora/sendora/internal/store/storetest"
 )
 
-// fakeClock is a settable clock shared by the verifier, handler and writer.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // harness is the ingestion API over real HTTP on a real SQLite file.
 type harness struct {
 	t       testing.TB
 	st      *store.Store
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	manager *identity.Manager
 	writer  *ingest.Writer
 	srv     *httptest.Server
@@ -61,7 +43,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	}
 	st := storetest.New(t)
 	sealer := storetest.Sealer()
-	clock := &fakeClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	verifier := identity.NewVerifier(st, sealer, identity.VerifierOptions{Now: clock.Now})
 	o.writer.Now = clock.Now
 	writer := ingest.NewWriter(st, o.writer)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sendora/sendora/internal/fakeclock"
 	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/retention"
 	"github.com/sendora/sendora/internal/store"
@@ -14,24 +15,6 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-
-// clock is a fake clock the test moves by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // write stores n events received at recv, with messageIds prefix-0…
 func write(t *testing.T, s *store.Store, projectID int64, prefix string, n int, recv time.Time) {
@@ -65,7 +48,7 @@ func TestSweepDeletesOnlyExpiredEvents(t *testing.T) {
 	s := storetest.New(t)
 	web := storetest.Project(t, s, "web")
 	app := storetest.Project(t, s, "app")
-	clk := &clock{now: t0}
+	clk := fakeclock.New(t0)
 
 	// 2,500 events ten days old (more than two batches), across two
 	// projects; then 1,500 from an hour ago; then one more ten days old that
@@ -145,7 +128,7 @@ func TestDeleteEventsBeforeIsBounded(t *testing.T) {
 func TestRunReportsSweepsAndIngestionContinues(t *testing.T) {
 	s := storetest.New(t)
 	p := storetest.Project(t, s, "web")
-	clk := &clock{now: t0}
+	clk := fakeclock.New(t0)
 	write(t, s, p.ID, "old", 5000, t0.Add(-30*24*time.Hour))
 
 	w := ingest.NewWriter(s, ingest.WriterOptions{Now: clk.Now})

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sendora/sendora/internal/auth"
 	"github.com/sendora/sendora/internal/clientip"
+	"github.com/sendora/sendora/internal/fakeclock"
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/server"
@@ -33,25 +34,8 @@ import (
 	"github.com/sendora/sendora/internal/webui"
 )
 
-// Clock is a settable clock shared by every part of the server.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// Clock is the settable clock shared by every part of the server.
+type Clock = fakeclock.Clock
 
 // Logs collects the server's log output.
 type Logs struct {
@@ -142,7 +126,7 @@ func New(t testing.TB, opts ...Options) *Env {
 		st, sealer = storetest.New(t), storetest.Sealer()
 	}
 	if clock == nil {
-		clock = &Clock{t: Start}
+		clock = fakeclock.New(Start)
 	}
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
