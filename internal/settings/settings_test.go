@@ -118,7 +118,7 @@ func TestRotateShowsTheSecretOnce(t *testing.T) {
 		}
 	}
 	// The Node snippet is DESIGN.md's reference signer, byte for byte.
-	node := nodeText(d.ByID("snippet-node"))
+	node := dashtest.RawText(d.ByID("snippet-node"))
 	const reference = "import { createHmac } from \"node:crypto\";\nexport function signIdentity(userId: string) {\n" +
 		"  const mac = createHmac(\"sha256\", process.env.SENDORA_IDENTITY_SECRET!).update(userId).digest(\"hex\");\n" +
 		"  return `hmac_v1:${mac}`;\n}"
@@ -166,21 +166,6 @@ func TestRotateShowsTheSecretOnce(t *testing.T) {
 	}
 }
 
-// nodeText is the text of n with white space kept (for code blocks).
-func nodeText(n *html.Node) string {
-	var b strings.Builder
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return b.String()
-}
 
 func TestRotateResubmitDoesNotRotateAgain(t *testing.T) {
 	e, c := signedIn(t)

@@ -95,7 +95,7 @@ func TestHostileEventDataIsInert(t *testing.T) {
 		shown := map[string]int{}
 		for _, tr := range rows(d) {
 			for _, code := range dashtest.Find(tr, "code") {
-				shown[nodeText(code)]++
+				shown[dashtest.RawText(code)]++
 			}
 		}
 		for _, h := range hostile {

@@ -398,6 +398,11 @@ func (d *Doc) ByID(id string) *html.Node {
 
 // Text returns n's text content with runs of white space collapsed.
 func Text(n *html.Node) string {
+	return strings.Join(strings.Fields(RawText(n)), " ")
+}
+
+// RawText is the text of n with its white space kept (for code blocks).
+func RawText(n *html.Node) string {
 	if n == nil {
 		return ""
 	}
@@ -412,7 +417,7 @@ func Text(n *html.Node) string {
 		}
 	}
 	walk(n)
-	return strings.Join(strings.Fields(b.String()), " ")
+	return b.String()
 }
 
 // Form returns the form posting to action, or nil.
