@@ -166,7 +166,6 @@ func TestRotateShowsTheSecretOnce(t *testing.T) {
 	}
 }
 
-
 func TestRotateResubmitDoesNotRotateAgain(t *testing.T) {
 	e, c := signedIn(t)
 	confirm := c.Get("/settings/identity/rotate?project=default").Doc(t).Form("/settings/identity/rotate")
