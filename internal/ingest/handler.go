@@ -347,7 +347,13 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	var rej []rejected
 	var enforced, reportOnly []store.RejectionRow
 	rows := make([]store.EventRow, 0, len(items))
-	idx := make([]int, 0, len(items)) // rows[k] is items[idx[k]]
+	// Events stored unverified (strict off): recorded as report-only once
+	// the commit says they were new.
+	type unverified struct {
+		row, item int
+		reason    identity.Reason
+	}
+	var pending []unverified
 	for i := range items {
 		it := &items[i]
 		if it.err == nil {
@@ -365,8 +371,10 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 			out.Rejected[reason]++
 			continue
 		}
+		if reason != identity.Verified {
+			pending = append(pending, unverified{len(rows), i, reason})
+		}
 		rows = append(rows, h.row(req, p, &it.ev, reason))
-		idx = append(idx, i)
 	}
 	h.writer.Reject(enforced)
 
@@ -377,11 +385,10 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Accepted = len(rows)
-	for k := range rows {
-		if rows[k].Verification != verifiedWord && inserted[k] {
-			reason, _ := identity.ParseReason(rows[k].Verification)
-			reportOnly = append(reportOnly, h.rejection(req, p, idx[k], &items[idx[k]].ev, reason, false))
-			out.ReportOnly[reason]++
+	for _, u := range pending {
+		if inserted[u.row] {
+			reportOnly = append(reportOnly, h.rejection(req, p, u.item, &items[u.item].ev, u.reason, false))
+			out.ReportOnly[u.reason]++
 		}
 	}
 	h.writer.Reject(reportOnly)
@@ -395,7 +402,6 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	}{len(rows), rej})
 }
 
-const verifiedWord = "verified"
 
 // row converts a verified (or report-only) event into its stored form.
 func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reason) store.EventRow {
