@@ -402,7 +402,6 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	}{len(rows), rej})
 }
 
-
 // row converts a verified (or report-only) event into its stored form.
 func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reason) store.EventRow {
 	id := ev.MessageID
