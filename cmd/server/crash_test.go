@@ -90,6 +90,25 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// strictDefault rotates the default project's secret and turns strict
+// identity on through the CLI, as an admin would while the server runs, and
+// returns the secret and the project's public key.
+func strictDefault(t *testing.T, data string) (identity.Secret, string) {
+	t.Helper()
+	out, errOut, code := runCLI(t, nil, "identity", "rotate", "--data", data)
+	if code != 0 {
+		t.Fatalf("rotate: %s", errOut)
+	}
+	secret, err := identity.ParseSecret(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, nil, "identity", "strict", "on", "--data", data); code != 0 {
+		t.Fatalf("strict on: %s", errOut)
+	}
+	return secret, listProjects(t, nil, data)[0].PublicKey
+}
+
 // crashCycles is how many SIGKILLs TestCrashSafety deals; `make crashtest`
 // raises it.
 func crashCycles() int {
@@ -114,18 +133,7 @@ func TestCrashSafety(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	p := startProc(t, bin, data)
 
-	secretOut, errOut, code := runCLI(t, nil, "identity", "rotate", "--data", data)
-	if code != 0 {
-		t.Fatalf("rotate: %s", errOut)
-	}
-	secret, err := identity.ParseSecret(secretOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, errOut, code := runCLI(t, nil, "identity", "strict", "on", "--data", data); code != 0 {
-		t.Fatalf("strict on: %s", errOut)
-	}
-	key := listProjects(t, nil, data)[0].PublicKey
+	secret, key := strictDefault(t, data)
 
 	var (
 		mu    sync.Mutex

@@ -31,15 +31,7 @@ func TestMillionForgedEvents(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	p := startProc(t, bin, data)
-	secretOut, errOut, code := runCLI(t, nil, "identity", "rotate", "--data", data)
-	if code != 0 {
-		t.Fatal(errOut)
-	}
-	secret, _ := identity.ParseSecret(secretOut)
-	if _, errOut, code := runCLI(t, nil, "identity", "strict", "on", "--data", data); code != 0 {
-		t.Fatal(errOut)
-	}
-	key := listProjects(t, nil, data)[0].PublicKey
+	secret, key := strictDefault(t, data)
 	p.kill() // restart so the new settings are read at once, not after the cache TTL
 	p = startProc(t, bin, data)
 
