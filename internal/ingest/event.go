@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -144,6 +145,9 @@ func (e *event) validate() *eventError {
 	}
 	if utf8.RuneCountInString(e.MessageID) > MaxMessageIDLen {
 		return invalid("messageId", "messageId is longer than %d characters", MaxMessageIDLen)
+	}
+	if strings.HasPrefix(e.MessageID, ServerIDPrefix) {
+		return invalid("messageId", "messageId may not start with %q: that prefix is kept for ids the server assigns", ServerIDPrefix)
 	}
 	var err error
 	if e.Timestamp != "" {

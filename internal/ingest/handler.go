@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -59,7 +57,6 @@ type Handler struct {
 	byKey    *limiter
 	byIP     *limiter
 	now      func() time.Time
-	ids      idGen
 
 	onOutcome func(Outcome)
 }
@@ -91,7 +88,6 @@ func NewHandler(c Config) *Handler {
 		byKey:    newLimiter(c.RateLimitKey),
 		byIP:     newLimiter(c.RateLimitIP),
 		now:      c.Now,
-		ids:      newIDGen(),
 
 		onOutcome: c.Observe,
 	}
@@ -404,13 +400,14 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 
 // row converts a verified (or report-only) event into its stored form.
 func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reason) store.EventRow {
-	id := ev.MessageID
+	id, serverID := ev.MessageID, false
 	if id == "" {
-		id = h.ids.next()
+		id, serverID = newServerID(), true
 	}
 	return store.EventRow{
 		ProjectID:    p.id,
 		MessageID:    id,
+		ServerID:     serverID,
 		Type:         ev.Type,
 		Event:        ev.Event,
 		UserID:       ev.UserID,
@@ -540,19 +537,13 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// idGen assigns messageIds to events that came without one: a random
-// per-process prefix and a counter, unique without a database read.
-type idGen struct {
-	prefix string
-	n      *atomic.Uint64
-}
+// ServerIDPrefix starts every messageId the server assigns; clients may
+// not use it, so a client can never take an id the server will assign.
+const ServerIDPrefix = "srv_"
 
-func newIDGen() idGen {
-	var b [8]byte
-	rand.Read(b[:])
-	return idGen{prefix: "srv_" + hex.EncodeToString(b[:]) + "_", n: new(atomic.Uint64)}
-}
-
-func (g idGen) next() string {
-	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+// newServerID returns a messageId for an event sent without one: 130 bits
+// from crypto/rand, so nobody can predict the next one. Such ids are never
+// dedup keys (store.EventRow.ServerID).
+func newServerID() string {
+	return ServerIDPrefix + rand.Text()
 }

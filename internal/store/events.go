@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,8 +12,12 @@ import (
 // EventRow is one event to store. Traits, Properties and Context are raw
 // JSON (nil when absent), stored as sent.
 type EventRow struct {
-	ProjectID    int64
-	MessageID    string
+	ProjectID int64
+	MessageID string
+	// ServerID says MessageID was assigned by the server (the client sent
+	// none): it is unique by construction and never a dedup key, so the
+	// event must be stored, never taken for a retry.
+	ServerID     bool
 	Type         string
 	Event        string
 	UserID       string
@@ -24,6 +29,12 @@ type EventRow struct {
 	Properties   []byte
 	Context      []byte
 }
+
+// ErrServerIDTaken means a server-assigned messageId was already stored.
+// Server ids are random (130 bits) and clients may not send the prefix, so
+// this does not happen; if it did, the event fails rather than being
+// acknowledged as a retry it is not.
+var ErrServerIDTaken = errors.New("server-assigned messageId already stored")
 
 // RejectionRow is one refused (Enforced) or report-only event, for the
 // Recent rejections viewer. It never holds the token.
@@ -140,10 +151,13 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 
 	var profile *sql.Stmt
 	for i := range events {
+		e := &events[i]
 		if !inserted[i] {
+			if e.ServerID { // never a retry: reporting a duplicate would lose it
+				return fmt.Errorf("%w: %s", ErrServerIDTaken, e.MessageID)
+			}
 			continue
 		}
-		e := &events[i]
 		minute := MinuteOf(e.ReceivedAt)
 		counts[CountKey{e.ProjectID, minute, OutcomeAccepted, ""}]++
 		if e.Verification != "verified" {
