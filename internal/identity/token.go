@@ -7,7 +7,9 @@ import (
 	"strings"
 )
 
-// TokenScheme is the only token scheme this server accepts.
+// TokenScheme is the prefix scheme of hmac_v1 tokens ("hmac_v1:…"). The
+// other accepted scheme, jwt, has no prefix: it is recognised by its shape
+// (see SchemeOf).
 const TokenScheme = "hmac_v1"
 
 const tokenPrefix = TokenScheme + ":"
@@ -29,6 +31,8 @@ const (
 	MalformedToken
 	RotatedSecret
 	SignatureMismatch
+	ExpiredToken // a jwt token whose exp has passed, or whose nbf or iat is still ahead
+	UserMismatch // a jwt token with a valid signature whose sub is another userId
 	numReasons
 )
 
@@ -41,13 +45,15 @@ var reasonNames = [numReasons]string{
 	MalformedToken:    "malformed_token",
 	RotatedSecret:     "rotated_secret",
 	SignatureMismatch: "signature_mismatch",
+	ExpiredToken:      "expired_token",
+	UserMismatch:      "user_mismatch",
 }
 
 // NumReasons bounds Reason values, for arrays indexed by Reason (counters).
 const NumReasons = int(numReasons)
 
 // Reasons lists every failure reason (not Verified) in the contract's order.
-var Reasons = []Reason{NoSecret, MissingToken, MissingUserID, UnsupportedScheme, MalformedToken, RotatedSecret, SignatureMismatch}
+var Reasons = []Reason{NoSecret, MissingToken, MissingUserID, UnsupportedScheme, MalformedToken, RotatedSecret, SignatureMismatch, ExpiredToken, UserMismatch}
 
 // String returns the reason's wire name ("signature_mismatch").
 func (r Reason) String() string {
@@ -79,13 +85,17 @@ func (r Reason) Message() string {
 	case MissingUserID:
 		return "userId is required to verify identityToken"
 	case UnsupportedScheme:
-		return `identityToken uses an unsupported scheme; only "hmac_v1:" is accepted`
+		return `identityToken uses a scheme this project does not accept: "hmac_v1:" tokens (unless the project accepts JWTs only) or JWTs signed with HS256`
 	case MalformedToken:
-		return `identityToken must be "hmac_v1:" followed by 64 lowercase hex digits`
+		return `identityToken must be "hmac_v1:" followed by 64 lowercase hex digits, or a compact HS256 JWT with a "sub" claim (and "exp" within the project's maximum lifetime, if it sets one)`
 	case RotatedSecret:
 		return "identityToken was signed with an identity secret that has been rotated out; update SENDORA_IDENTITY_SECRET on your backend"
 	case SignatureMismatch:
 		return "identityToken does not match userId under the project's identity secret"
+	case ExpiredToken:
+		return "identityToken is a JWT outside its validity window (exp has passed, or nbf or iat is ahead, beyond 60 s of clock skew); issue a fresh token"
+	case UserMismatch:
+		return "identityToken is a valid JWT for another user: its sub claim is not the event's userId"
 	}
 	return "unknown reason"
 }

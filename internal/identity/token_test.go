@@ -241,7 +241,7 @@ func TestParseToken(t *testing.T) {
 }
 
 func TestReasonNames(t *testing.T) {
-	wantOrder := []string{"no_secret", "missing_token", "missing_user_id", "unsupported_scheme", "malformed_token", "rotated_secret", "signature_mismatch"}
+	wantOrder := []string{"no_secret", "missing_token", "missing_user_id", "unsupported_scheme", "malformed_token", "rotated_secret", "signature_mismatch", "expired_token", "user_mismatch"}
 	if got := fmt.Sprint(identity.Reasons); got != fmt.Sprint(wantOrder) {
 		t.Errorf("Reasons = %s, want %s", got, wantOrder)
 	}

@@ -1,0 +1,196 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestJWTReasonMapping: each error golang-jwt gives, produced by the
+// library itself on a real token, maps to one reason in jwtReason.
+func TestJWTReasonMapping(t *testing.T) {
+	key := []byte("sis_t80oypZReuGs6fZ4PGdh3zC4E8UO49yIHkqr_h52fRI")
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	sign := func(alg jwt.SigningMethod, claims jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(alg, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	parse := func(token string, k []byte, opts ...jwt.ParserOption) error {
+		opts = append([]jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(JWTLeeway),
+			jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now })}, opts...)
+		_, err := jwt.NewParser(opts...).ParseWithClaims(token, &jwtClaims{}, func(*jwt.Token) (any, error) { return k, nil })
+		return err
+	}
+	validate := func(c jwtClaims, opts ...jwt.ParserOption) error {
+		opts = append([]jwt.ParserOption{jwt.WithLeeway(JWTLeeway), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now })}, opts...)
+		return jwt.NewValidator(opts...).Validate(&c)
+	}
+	at := func(d time.Duration) jwt.NumericDate { return *jwt.NewNumericDate(now.Add(d)) }
+	unknownAlg := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"XY999"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u"}`)) + ".AAAA"
+	for _, tt := range []struct {
+		name string
+		err  error
+		want Reason
+		is   error // the library's error the case stands for
+	}{
+		{"verified", parse(sign(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u"}), key), Verified, nil},
+		{"alg the library does not know", parse(unknownAlg, key), UnsupportedScheme, jwt.ErrTokenUnverifiable},
+		{"two segments", parse("a.b", key), MalformedToken, jwt.ErrTokenMalformed},
+		{"claims that do not decode", parse(sign(jwt.SigningMethodHS256, jwt.MapClaims{"sub": 1}), key), MalformedToken, jwt.ErrTokenMalformed},
+		{"exp required and missing", validate(jwtClaims{sub: []byte("u")}, jwt.WithExpirationRequired()), MalformedToken, jwt.ErrTokenRequiredClaimMissing},
+		{"exp of the wrong type (MapClaims)", jwt.NewValidator().Validate(jwt.MapClaims{"exp": "soon"}), MalformedToken, jwt.ErrInvalidType},
+		{"another key", parse(sign(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u"}), []byte("sis_other")), SignatureMismatch, jwt.ErrTokenSignatureInvalid},
+		{"expired", validate(jwtClaims{sub: []byte("u"), exp: at(-2 * time.Minute), hasExp: true}), ExpiredToken, jwt.ErrTokenExpired},
+		{"not valid yet", validate(jwtClaims{sub: []byte("u"), nbf: at(2 * time.Minute), hasNbf: true}), ExpiredToken, jwt.ErrTokenNotValidYet},
+		{"issued in the future", validate(jwtClaims{sub: []byte("u"), iat: at(2 * time.Minute), hasIat: true}), ExpiredToken, jwt.ErrTokenUsedBeforeIssued},
+		{"another subject", validate(jwtClaims{sub: []byte("u")}, jwt.WithSubject("v")), UserMismatch, jwt.ErrTokenInvalidSubject},
+		{"expired and another subject: expired first", validate(jwtClaims{sub: []byte("u"), exp: at(-time.Hour), hasExp: true}, jwt.WithSubject("v")), ExpiredToken, jwt.ErrTokenInvalidSubject},
+		{"an audience never asked for", validate(jwtClaims{sub: []byte("u")}, jwt.WithAudience("x")), MalformedToken, jwt.ErrTokenRequiredClaimMissing},
+		{"an error the library may add", errors.New("something new"), MalformedToken, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.is != nil && !errors.Is(tt.err, tt.is) {
+				t.Fatalf("the library said %v, not %v: the case does not test what it says", tt.err, tt.is)
+			}
+			if tt.want == Verified && tt.err != nil {
+				t.Fatalf("the library said %v", tt.err)
+			}
+			if got := jwtReason(tt.err); got != tt.want {
+				t.Errorf("jwtReason(%v) = %s, want %s", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzJSONScan holds the strict JSON reader to encoding/json: validJSON
+// agrees with json.Valid (within the depth bound), the object reader sees
+// the members json.Unmarshal sees, and unquote decodes strings as
+// encoding/json does, except for what it refuses (escaped lone
+// surrogates, which encoding/json turns into U+FFFD).
+func FuzzJSONScan(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` {"sub" : "u\u0041", "x":[1,{"y":"\"}"}], "n":-1.5e+3} `, `[]`, `"\ud800"`,
+		`{"a":"\ud83c\udf89"}`, `{"a":tru}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, "{\"a\":\"\x01\"}", `{"a":"\x"}`,
+		`{"a" 1}`, `{,}`, `{"a":1,}`, `[1,]`, `nul`, `{"a":[[[[[]]]]]}`, `"\u00e9\/\b\f\n\r\t"`, "\xff", `{"\u0061":1,"a":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		depth := 0
+		for _, c := range b {
+			if c == '[' || c == '{' {
+				depth++
+			}
+		}
+		if got, want := validJSON(b, depth+1), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", b, got, want)
+		}
+		if depth > 0 && validJSON(b, 0) && json.Valid(b) && bytes.ContainsAny(bytes.TrimLeft(b, " \t\r\n")[:1], "[{") {
+			t.Fatalf("validJSON(%q, 0) accepted a container", b)
+		}
+		if !json.Valid(b) || !utf8.Valid(b) {
+			return
+		}
+		// strings
+		var want string
+		if json.Unmarshal(b, &want) == nil {
+			trimmed := bytes.TrimSpace(b)
+			got, ok := unquote(trimmed)
+			switch {
+			case !ok && !bytes.Contains(trimmed, []byte(`\u`)):
+				t.Fatalf("unquote(%q) refused what encoding/json reads as %q", trimmed, want)
+			case ok && string(got) != want:
+				t.Fatalf("unquote(%q) = %q, encoding/json says %q", trimmed, got, want)
+			case ok && !utf8.Valid(got):
+				t.Fatalf("unquote(%q) = %q: not UTF-8", trimmed, got)
+			}
+		}
+		// objects: the members, in order, with exact keys
+		var m map[string]json.RawMessage
+		if json.Unmarshal(b, &m) != nil || m == nil {
+			return
+		}
+		r, ok := newObjectReader(b)
+		if !ok {
+			t.Fatalf("newObjectReader(%q) refused an object", b)
+		}
+		last := map[string]string{}
+		for {
+			key, val, more := r.next()
+			if !more {
+				break
+			}
+			k, ok := unquote(key)
+			if !ok {
+				if !bytes.Contains(key, []byte(`\u`)) {
+					t.Fatalf("key %q of %q does not unquote", key, b)
+				}
+				return
+			}
+			if !json.Valid(val) {
+				t.Fatalf("member %q of %q has value %q: not JSON", k, b, val)
+			}
+			last[string(k)] = string(val)
+		}
+		if len(last) != len(m) {
+			t.Fatalf("object %q: the reader saw keys %v, encoding/json %d", b, last, len(m))
+		}
+		for k, v := range m {
+			if last[k] != string(v) {
+				t.Fatalf("object %q: member %q is %q, encoding/json says %q", b, k, last[k], v)
+			}
+		}
+		if keysUnique(b) && len(m) != countMembers(b) {
+			t.Fatalf("keysUnique(%q) but encoding/json merged keys", b)
+		}
+	})
+}
+
+func countMembers(b []byte) int {
+	r, _ := newObjectReader(b)
+	n := 0
+	for {
+		if _, _, more := r.next(); !more {
+			return n
+		}
+		n++
+	}
+}
+
+// FuzzBase64URL holds b64Decode to encoding/base64's strict unpadded
+// base64url, on input that holds no line breaks (which encoding/base64
+// skips and b64Decode refuses).
+func FuzzBase64URL(f *testing.F) {
+	for _, s := range []string{"", "A", "AA", "AAA", "AAAA", "AB", "AAB", "eyJhbGciOiJIUzI1NiJ9", "a+b/", "ab==", "a\nb", "_-_-", "AQ", "AR"} {
+		f.Add(s)
+	}
+	enc := base64.RawURLEncoding.Strict()
+	f.Fuzz(func(t *testing.T, s string) {
+		dst := make([]byte, decodedLen(len(s)))
+		n, ok := b64Decode(dst, s)
+		want, err := enc.DecodeString(s)
+		if strings.ContainsAny(s, "\r\n") {
+			if ok {
+				t.Fatalf("b64Decode(%q) accepted a line break", s)
+			}
+			return
+		}
+		if ok != (err == nil) {
+			t.Fatalf("b64Decode(%q) ok = %v, encoding/base64 says %v", s, ok, err)
+		}
+		if ok && !bytes.Equal(dst[:n], want) {
+			t.Fatalf("b64Decode(%q) = %x, want %x", s, dst[:n], want)
+		}
+		if ok && base64.RawURLEncoding.EncodeToString(dst[:n]) != s {
+			t.Fatalf("b64Decode(%q) accepted a non-canonical encoding", s)
+		}
+	})
+}
