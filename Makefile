@@ -17,8 +17,8 @@ help: ## list the targets
 run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/server serve --data $(DATA) --addr $(ADDR)
 
-test: chromium ## run every test (race detector on; installs chromium for browser tests when missing)
-	SENDORA_BROWSER_TESTS=required $(GO) test -race -count=1 ./...
+test: chromium ## run every test (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm)
+	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 ./...
 
 build: ## build bin/sendora (static, no cgo, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sendora ./cmd/server
