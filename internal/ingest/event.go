@@ -136,6 +136,9 @@ func (e *event) validate() *eventError {
 		if !isObjectOrNull(f.raw) {
 			return invalid(f.name, "%s must be an object", f.name)
 		}
+		if nesting(f.raw, MaxNesting) > MaxNesting {
+			return invalid(f.name, "%s nests deeper than %d levels", f.name, MaxNesting)
+		}
 	}
 	e.Traits, e.Properties, e.Context = dropNull(e.Traits), dropNull(e.Properties), dropNull(e.Context)
 	for _, f := range [...]struct{ name, v string }{{"userId", e.UserID}, {"anonymousId", e.AnonymousID}, {"event", e.Event}} {
@@ -149,18 +152,30 @@ func (e *event) validate() *eventError {
 	if strings.HasPrefix(e.MessageID, ServerIDPrefix) {
 		return invalid("messageId", "messageId may not start with %q: that prefix is kept for ids the server assigns", ServerIDPrefix)
 	}
-	var err error
-	if e.Timestamp != "" {
-		if e.timestamp, err = time.Parse(time.RFC3339Nano, e.Timestamp); err != nil {
-			return invalid("timestamp", "timestamp must be an RFC 3339 time like 2026-11-24T10:00:00Z")
-		}
+	var ok bool
+	if e.timestamp, ok = parseTime(e.Timestamp); !ok {
+		return invalid("timestamp", "timestamp must be an RFC 3339 time like 2026-11-24T10:00:00Z, in a year from %d to %d", minYear, maxYear)
 	}
-	if e.SentAt != "" {
-		if e.sentAt, err = time.Parse(time.RFC3339Nano, e.SentAt); err != nil {
-			return invalid("sentAt", "sentAt must be an RFC 3339 time like 2026-11-24T10:00:01Z")
-		}
+	if e.sentAt, ok = parseTime(e.SentAt); !ok {
+		return invalid("sentAt", "sentAt must be an RFC 3339 time like 2026-11-24T10:00:01Z, in a year from %d to %d", minYear, maxYear)
 	}
 	return nil
+}
+
+// The years a timestamp or sentAt may be written with.
+const minYear, maxYear = 1970, 9999
+
+// parseTime parses an optional RFC 3339 time ("" is the zero time) whose
+// year, as written, is from minYear to maxYear.
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < minYear || t.Year() > maxYear {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // isObjectOrNull reports whether raw (already valid JSON) is absent, null or
@@ -177,17 +192,33 @@ func dropNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
+// MaxFuture is how far past its receipt an event's stored time may lie.
+const MaxFuture = 24 * time.Hour
+
+// epoch is the earliest stored time.
+var epoch = time.Unix(0, 0).UTC()
+
 // storedTime is the event's time corrected for the client's clock skew:
-// timestamp + (receivedAt − sentAt), as Segment and RudderStack do. Without
-// a timestamp it is the time the server received the event.
+// timestamp + (receivedAt − sentAt), as Segment and RudderStack do, clamped
+// into [1970-01-01, receivedAt + 24 h] so a wild clock (or a hostile one)
+// cannot store a time that sorts before everything, lies years ahead, or
+// cannot be written back out as RFC 3339. Without a timestamp it is the
+// time the server received the event.
 func (e *event) storedTime(receivedAt time.Time) time.Time {
 	if e.timestamp.IsZero() {
 		return receivedAt
 	}
-	if e.sentAt.IsZero() {
-		return e.timestamp
+	t := e.timestamp
+	if !e.sentAt.IsZero() {
+		t = t.Add(receivedAt.Sub(e.sentAt)) // Sub saturates; Add of a saturated skew stays ordered
 	}
-	return e.timestamp.Add(receivedAt.Sub(e.sentAt))
+	if hi := receivedAt.Add(MaxFuture); t.After(hi) {
+		return hi
+	}
+	if t.Before(epoch) {
+		return epoch
+	}
+	return t.UTC()
 }
 
 // decodeEvent decodes the body of POST /events: one event object.
@@ -196,7 +227,15 @@ func decodeEvent(body []byte) (event, *eventError) {
 	if err := json.Unmarshal(body, &e.wireEvent); err != nil {
 		return e, decodeError(err)
 	}
+	if !validText(body) {
+		return e, invalidText()
+	}
 	return e, nil
+}
+
+// invalidText is the error for strings that are not valid Unicode.
+func invalidText() *eventError {
+	return &eventError{Code: CodeInvalidJSON, Message: "strings must be valid UTF-8 (and a \\u escape of a UTF-16 surrogate must come in a pair)"}
 }
 
 // batchItem is one element of a batch's events: the event, or why it failed.
@@ -205,24 +244,25 @@ type batchItem struct {
 	err *eventError
 }
 
-// decodeBatch decodes {"publicKey": "...", "events": [...]} from r, event by
-// event, so one malformed event is rejected by its index while the others
-// land. It fails as a whole for broken JSON, a wrong envelope, or more than
+// decodeBatch decodes {"publicKey": "...", "events": [...]} event by event,
+// so one malformed event is rejected by its index while the others land. It
+// fails as a whole for broken JSON, a wrong envelope, or more than
 // MaxBatchEvents events.
-func decodeBatch(r io.Reader, items []batchItem) (publicKey string, _ []batchItem, _ *eventError, readErr error) {
-	dec := json.NewDecoder(r)
-	fail := func(err error) (string, []batchItem, *eventError, error) {
-		if isReadError(err) {
-			return "", nil, nil, err
-		}
-		return "", nil, decodeError(err), nil
+func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchItem, _ *eventError) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	fail := func(err error) (string, []batchItem, *eventError) {
+		return "", nil, decodeError(err)
 	}
+	// One pass over the whole body settles the usual case; only a body
+	// with invalid text is checked event by event, to name the events.
+	textOK := validText(body)
+	var eventsAt [][2]int64 // where each event lies in body, when !textOK
 	tok, err := dec.Token()
 	if err != nil {
 		return fail(err)
 	}
 	if tok != json.Delim('{') {
-		return "", nil, &eventError{Code: CodeInvalidJSON, Message: `batch body must be an object: {"publicKey": "...", "events": [...]}`}, nil
+		return "", nil, &eventError{Code: CodeInvalidJSON, Message: `batch body must be an object: {"publicKey": "...", "events": [...]}`}
 	}
 	sawEvents := false
 	for dec.More() {
@@ -233,14 +273,16 @@ func decodeBatch(r io.Reader, items []batchItem) (publicKey string, _ []batchIte
 		switch tok {
 		case "publicKey":
 			if err := dec.Decode(&publicKey); err != nil {
-				if isReadError(err) {
-					return "", nil, nil, err
+				var se *json.SyntaxError
+				if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+					return fail(err)
 				}
-				return "", nil, &eventError{Code: CodeInvalidPublicKey, Message: "publicKey must be a string"}, nil
+				return "", nil, &eventError{Code: CodeInvalidPublicKey, Message: "publicKey must be a string"}
 			}
 		case "events":
 			sawEvents = true
 			items = items[:0]
+			eventsAt = eventsAt[:0]
 			tok, err := dec.Token()
 			if err != nil {
 				return fail(err)
@@ -249,24 +291,31 @@ func decodeBatch(r io.Reader, items []batchItem) (publicKey string, _ []batchIte
 				continue
 			}
 			if tok != json.Delim('[') {
-				return "", nil, &eventError{Code: CodeInvalidJSON, Message: "events must be an array of event objects"}, nil
+				return "", nil, &eventError{Code: CodeInvalidJSON, Message: "events must be an array of event objects"}
 			}
 			for dec.More() {
 				if len(items) == MaxBatchEvents {
-					return "", nil, &eventError{Code: CodePayloadTooLarge, Message: fmt.Sprintf("a batch holds at most %d events", MaxBatchEvents)}, nil
+					return "", nil, &eventError{Code: CodePayloadTooLarge, Message: fmt.Sprintf("a batch holds at most %d events", MaxBatchEvents)}
 				}
 				start := dec.InputOffset()
 				var it batchItem
 				err := dec.Decode(&it.ev.wireEvent)
 				if err != nil {
 					var te *json.UnmarshalTypeError
-					if !errors.As(err, &te) { // syntax or read error: the stream is lost
+					if !errors.As(err, &te) { // syntax error: the stream is lost
 						return fail(err)
 					}
 					it.err = decodeError(err)
 				}
-				if it.err == nil && dec.InputOffset()-start > MaxEventBytes {
+				end := dec.InputOffset()
+				if it.err == nil && end-start > MaxEventBytes {
 					it.err = &eventError{Code: CodePayloadTooLarge, Message: fmt.Sprintf("an event is at most %d bytes", MaxEventBytes)}
+				}
+				if !textOK {
+					eventsAt = append(eventsAt, [2]int64{start, end})
+					if it.err == nil && !validText(body[start:end]) {
+						it.err = invalidText()
+					}
 				}
 				items = append(items, it)
 			}
@@ -287,19 +336,26 @@ func decodeBatch(r io.Reader, items []batchItem) (publicKey string, _ []batchIte
 		if err != nil {
 			return fail(err)
 		}
-		return "", nil, &eventError{Code: CodeInvalidJSON, Message: "body has data after the batch object"}, nil
+		return "", nil, &eventError{Code: CodeInvalidJSON, Message: "body has data after the batch object"}
 	}
 	if !sawEvents {
-		return "", nil, &eventError{Code: CodeInvalidJSON, Message: `batch body needs "events": an array of event objects`}, nil
+		return "", nil, &eventError{Code: CodeInvalidJSON, Message: `batch body needs "events": an array of event objects`}
 	}
-	return publicKey, items, nil, nil
+	if !textOK && !envelopeTextOK(body, eventsAt) {
+		return "", nil, invalidText()
+	}
+	return publicKey, items, nil
 }
 
-// isReadError reports whether err came from reading the body (too large,
-// client gone) rather than from JSON.
-func isReadError(err error) bool {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	return err != nil && !errors.As(err, &se) && !errors.As(err, &te) &&
-		!errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF)
+// envelopeTextOK checks the text of body outside the events' spans: the
+// envelope's own strings (the key, unknown fields).
+func envelopeTextOK(body []byte, eventsAt [][2]int64) bool {
+	var prev int64
+	for _, at := range eventsAt {
+		if !validText(body[prev:at[0]]) {
+			return false
+		}
+		prev = at[1]
+	}
+	return validText(body[prev:])
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -230,9 +231,8 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	defer h.release(MaxEventBytes)
 
 	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
 	defer bodyPool.Put(buf)
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxEventBytes)); err != nil {
+	if err := readBody(buf, r.Body, MaxEventBytes); err != nil {
 		h.readFailed(w, err, MaxEventBytes)
 		return
 	}
@@ -300,8 +300,14 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.release(MaxBatchBytes)
 
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer bodyPool.Put(buf)
+	if err := readBody(buf, r.Body, MaxBatchBytes); err != nil {
+		h.readFailed(w, err, MaxBatchBytes)
+		return
+	}
 	itemsp := itemsPool.Get().(*[]batchItem)
-	bodyKey, items, eerr, err := decodeBatch(http.MaxBytesReader(w, r.Body, MaxBatchBytes), (*itemsp)[:0])
+	bodyKey, items, eerr := decodeBatch(buf.Bytes(), (*itemsp)[:0])
 	if items != nil {
 		*itemsp = items[:0]
 	}
@@ -310,10 +316,6 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		clear(s[:cap(s)]) // drop references to this request's events
 		itemsPool.Put(itemsp)
 	}()
-	if err != nil {
-		h.readFailed(w, err, MaxBatchBytes)
-		return
-	}
 	if eerr != nil {
 		status := http.StatusBadRequest
 		switch eerr.Code {
@@ -443,9 +445,25 @@ func (h *Handler) rejection(req *request, p *project, index int, ev *event, reas
 	}
 }
 
+// errTooLarge means a body went past its endpoint's limit.
+var errTooLarge = errors.New("ingest: body too large")
+
+// readBody reads a whole request body into buf, failing with errTooLarge
+// past limit bytes.
+func readBody(buf *bytes.Buffer, body io.Reader, limit int64) error {
+	buf.Reset()
+	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		return errTooLarge
+	}
+	return nil
+}
+
 func (h *Handler) readFailed(w http.ResponseWriter, err error, limit int64) {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	if errors.Is(err, errTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
 		return
 	}

@@ -53,7 +53,9 @@ func (s *Store) ExportEvents(ctx context.Context, projectID int64, since time.Ti
 					&ts, &recv, &e.Verification, &traits, &props, &ctxt); err != nil {
 					return err
 				}
-				e.Timestamp, e.ReceivedAt = fromMS(ts), fromMS(recv)
+				// Not fromMS: 0 is a real time here, 1970-01-01, the
+				// earliest an event's time is clamped to.
+				e.Timestamp, e.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(recv).UTC()
 				e.Traits, e.Properties, e.Context = traits, props, ctxt
 				after = e.ID
 				n++

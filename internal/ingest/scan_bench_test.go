@@ -1,0 +1,59 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// benchEvent is a typical SDK event, as the load test sends.
+const benchEvent = `{"type":"track","event":"Product Viewed","userId":"user_42","identityToken":"hmac_v1:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","messageId":"0193a2f0-6c1e-7b3a-9d2f-4a1c8e5b7d21","timestamp":"2026-11-24T10:00:00.000Z","sentAt":"2026-11-24T10:00:00.100Z","properties":{"product_id":"sku_42","price":19.99,"currency":"EUR","path":"/products/42","title":"Crème brûlée \"deluxe\" \u00e9"},"context":{"library":{"name":"sdk-web","version":"1.4.0"},"locale":"en-GB"}}`
+
+func benchBatch(n int) []byte {
+	return []byte(`{"publicKey":"pk_live_x","events":[` + strings.TrimSuffix(strings.Repeat(benchEvent+",", n), ",") + `]}`)
+}
+
+// BenchmarkValidText: the text check the hot path adds to every body.
+func BenchmarkValidText(b *testing.B) {
+	body := benchBatch(100)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !validText(body) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+// BenchmarkNesting: the depth check of one event's properties and context.
+func BenchmarkNesting(b *testing.B) {
+	e, err := decodeEvent([]byte(benchEvent))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(e.Properties) + len(e.Context)))
+	for b.Loop() {
+		if nesting(e.Properties, MaxNesting) > MaxNesting || nesting(e.Context, MaxNesting) > MaxNesting {
+			b.Fatal("deep")
+		}
+	}
+}
+
+// BenchmarkDecodeValidateBatch100: decoding and validating a 100-event
+// batch, which the two checks above are part of.
+func BenchmarkDecodeValidateBatch100(b *testing.B) {
+	body := benchBatch(100)
+	b.SetBytes(int64(len(body)))
+	var items []batchItem
+	for b.Loop() {
+		var eerr *eventError
+		_, items, eerr = decodeBatch(body, items[:0])
+		if eerr != nil {
+			b.Fatal(eerr)
+		}
+		for i := range items {
+			if err := items[i].ev.validate(); err != nil {
+				b.Fatal(fmt.Sprint(err))
+			}
+		}
+	}
+}
