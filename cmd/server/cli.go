@@ -50,7 +50,7 @@ func commands() []command {
 		{"identity strict", " on|off", "turn strict identity on or off", cmdIdentityStrict},
 		{"events export", "", "write stored events as NDJSON to stdout", cmdEventsExport},
 		{"backup", " FILE", "write a consistent copy of the database to FILE while the server runs", cmdBackup},
-		{"sign", "", "print the identity token for a userId (secret from SENDORA_IDENTITY_SECRET)", cmdSign},
+		{"sign", " --user ID [--jwt]", "print the identity token for a userId, hmac_v1 or with --jwt a JWT (secret from SENDORA_IDENTITY_SECRET)", cmdSign},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

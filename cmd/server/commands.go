@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/url"
 	"text/tabwriter"
@@ -212,32 +211,5 @@ func cmdIdentityStrict(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "project %s: strict identity %s. Running servers apply it within their --secret-cache-ttl.\n", p.Name, args[0])
-	return nil
-}
-
-func cmdSign(_ context.Context, e env, args []string) error {
-	f := newFlags(e, "sign", "sign --user ID   (secret from SENDORA_IDENTITY_SECRET)")
-	user := f.fs.String("user", "", "the userId to sign, exactly as the SDK sends it")
-	args, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs("sign", args, 0, ""); err != nil {
-		return err
-	}
-	set := false
-	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "user" })
-	if !set {
-		return usagef("sign: --user is required")
-	}
-	raw := e.getenv("SENDORA_IDENTITY_SECRET")
-	if raw == "" {
-		return fmt.Errorf("sign: SENDORA_IDENTITY_SECRET is not set")
-	}
-	secret, err := identity.ParseSecret(raw)
-	if err != nil {
-		return fmt.Errorf("sign: SENDORA_IDENTITY_SECRET: %w", err)
-	}
-	fmt.Fprintln(e.stdout, identity.Sign(secret, *user))
 	return nil
 }
