@@ -57,21 +57,29 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 // of the hmac_v1 vectors, both libraries, and each reason a customer's
 // library can produce.
 func TestJWTNodeVectors(t *testing.T) {
-	raw, err := os.ReadFile("testdata/jwt_vectors.json")
+	checkJWTVectors(t, "testdata/jwt_vectors.json", map[string]int{"jsonwebtoken": 50, "jose": 50})
+}
+
+// TestJWTPyJWTVectors does the same with tokens PyJWT made from the same
+// cases (testdata/python/jwt_pyjwt.py). PyJWT escapes every non-ASCII
+// character, astral ones as surrogate pairs ("\ud83c\udf89").
+func TestJWTPyJWTVectors(t *testing.T) {
+	checkJWTVectors(t, "testdata/jwt_vectors_pyjwt.json", map[string]int{"pyjwt": 50})
+}
+
+func checkJWTVectors(t *testing.T, file string, wantLibs map[string]int) {
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var vectors []jwtJob
 	if err := json.Unmarshal(raw, &vectors); err != nil {
-		t.Fatalf("jwt_vectors.json: %v", err)
-	}
-	if len(vectors) < 100 {
-		t.Fatalf("%d vectors, want the full set (at least 100)", len(vectors))
+		t.Fatalf("%s: %v", file, err)
 	}
 	libs, reasons := map[string]int{}, map[string]int{}
 	for _, v := range vectors {
 		if v.Token == "" || v.Error != "" {
-			t.Errorf("%s (%s): node did not sign: %s", v.Note, v.Lib, v.Error)
+			t.Errorf("%s (%s): not signed: %s", v.Note, v.Lib, v.Error)
 			continue
 		}
 		libs[v.Lib]++
@@ -97,12 +105,82 @@ func TestJWTNodeVectors(t *testing.T) {
 			t.Errorf("%s (%s): traits %s, signed %s", v.Note, v.Lib, got.Traits, p.Traits)
 		}
 	}
-	if libs["jsonwebtoken"] < 50 || libs["jose"] < 50 {
-		t.Errorf("vectors per library: %v", libs)
+	for lib, n := range wantLibs {
+		if libs[lib] < n {
+			t.Errorf("%d vectors from %s, want at least %d", libs[lib], lib, n)
+		}
 	}
 	for _, r := range []string{"verified", "malformed_token", "unsupported_scheme", "signature_mismatch", "expired_token", "user_mismatch"} {
 		if reasons[r] == 0 {
 			t.Errorf("no vector for %s", r)
+		}
+	}
+}
+
+// TestJWTMatchesPyJWT signs random claims with PyJWT and verifies them
+// here, then has PyJWT verify SignJWT's tokens. PyJWT comes from Debian's
+// python3-jwt for the system Python (PyPI is not reachable here); without
+// it the test skips.
+func TestJWTMatchesPyJWT(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import jwt").Run(); err != nil {
+		t.Skipf("PyJWT is not installed for %s (apt-get install python3-jwt): %v", py, err)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed>>32))
+	now := time.Now().Truncate(time.Second)
+	type claimSet struct {
+		secret identity.Secret
+		userID string
+		traits json.RawMessage
+	}
+	var sets []claimSet
+	var jobs []jwtJob
+	for range 100 {
+		c := claimSet{secret: identity.NewSecret(), userID: randomShort(rng), traits: randomTraits(rng)}
+		if c.userID == "" {
+			c.userID = "u"
+		}
+		sets = append(sets, c)
+		payload, _ := json.Marshal(map[string]any{"sub": c.userID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "traits": c.traits})
+		jobs = append(jobs, jwtJob{Op: "sign", Secret: c.secret.Reveal(), Payload: payload})
+	}
+	run := func(jobs []jwtJob) []jwtJob {
+		in, _ := json.Marshal(jobs)
+		cmd := exec.Command(py, "testdata/python/jwt_pyjwt.py")
+		cmd.Stdin = bytes.NewReader(in)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("python: %v\n%s", err, stderr.String())
+		}
+		var done []jwtJob
+		if err := json.Unmarshal(out, &done); err != nil || len(done) != len(jobs) {
+			t.Fatalf("python output: %v, %d jobs", err, len(done))
+		}
+		return done
+	}
+	for i, j := range run(jobs) {
+		c := sets[i]
+		got := newKeyring(t, true, key{secret: c.secret, status: identity.StatusCurrent}).VerifyToken(c.userID, j.Token, now)
+		if j.Error != "" || got.Reason != identity.Verified || !sameJSON(t, got.Traits, c.traits) {
+			t.Errorf("PyJWT's token for %q (%s): %s with traits %s, want verified with %s", c.userID, j.Error, got.Reason, got.Traits, c.traits)
+		}
+	}
+	jobs = jobs[:0]
+	for _, c := range sets {
+		tok, err := identity.SignJWT(c.secret, identity.JWTClaims{Subject: c.userID, IssuedAt: now, ExpiresAt: now.Add(time.Hour), Traits: c.traits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, jwtJob{Op: "verify", Secret: c.secret.Reveal(), Token: tok})
+	}
+	for i, j := range run(jobs) {
+		c := sets[i]
+		if !j.OK || j.Sub != c.userID || !sameJSON(t, []byte(j.Traits), c.traits) {
+			t.Errorf("PyJWT on SignJWT's token for %q: ok %v, sub %q, traits %s, error %q", c.userID, j.OK, j.Sub, j.Traits, j.Error)
 		}
 	}
 }
