@@ -87,8 +87,9 @@ const (
 // decode reads the claims from the decoded payload b, keeping slices of b.
 // It fails on anything but a JSON object in valid UTF-8 with a non-empty
 // string "sub"; on a non-numeric or out-of-range exp, nbf or iat; on
-// traits that are not an object, nest deeper than MaxTraitsDepth or repeat
-// a key; and on any of these claims appearing twice.
+// traits that are neither an object nor null (null is no traits), nest
+// deeper than MaxTraitsDepth or repeat a key; and on any of these claims
+// appearing twice.
 func (c *jwtClaims) decode(b []byte) bool {
 	if !utf8.Valid(b) || !validJSON(b, maxJSONDepth) {
 		return false
@@ -134,6 +135,11 @@ func (c *jwtClaims) decode(b []byte) bool {
 			c.hasIat = true
 		case string(key) == "traits":
 			bit = claimTraits
+			if string(val) == "null" {
+				// Absent, as an event's "traits": null is: signers
+				// serialise a nil map or None so.
+				break
+			}
 			if len(val) == 0 || val[0] != '{' {
 				return false
 			}

@@ -100,6 +100,9 @@ func checkJWTVectors(t *testing.T, file string, wantLibs map[string]int) {
 		if err := json.Unmarshal(v.Payload, &p); err != nil {
 			t.Fatal(err)
 		}
+		if string(p.Traits) == "null" { // no traits
+			p.Traits = nil
+		}
 		if got.Reason == identity.Verified && (p.Traits == nil) != (got.Traits == nil) ||
 			got.Traits != nil && !sameJSON(t, got.Traits, p.Traits) {
 			t.Errorf("%s (%s): traits %s, signed %s", v.Note, v.Lib, got.Traits, p.Traits)
