@@ -75,13 +75,18 @@ func (s *Store) createAdmin(ctx context.Context, a NewAdmin, onlyFirst bool) (Ad
 	at := ms(a.At)
 	var created Admin
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q := `INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?3)`
+		// Instances creating admins at once take turns, so "only while
+		// there is none" holds across them.
+		if err := s.serialize(ctx, tx, "admins"); err != nil {
+			return err
+		}
+		q := `INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES ($1, $2, $3, $3)`
 		if onlyFirst {
 			q = `INSERT INTO admins (email, password_hash, created_at, password_changed_at)
-				SELECT ?1, ?2, ?3, ?3 WHERE NOT EXISTS (SELECT 1 FROM admins)`
+				SELECT $1, $2, $3, $3 WHERE NOT EXISTS (SELECT 1 FROM admins)`
 		}
 		res, err := tx.ExecContext(ctx, q, a.Email, a.PasswordHash, at)
-		if isUnique(err) {
+		if s.isUnique(err) {
 			return ErrConflict
 		}
 		if err != nil {
@@ -92,7 +97,7 @@ func (s *Store) createAdmin(ctx context.Context, a NewAdmin, onlyFirst bool) (Ad
 		} else if n == 0 {
 			return ErrConflict
 		}
-		created, err = scanAdmin(tx.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, a.Email))
+		created, err = scanAdmin(tx.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = $1`, a.Email))
 		if err != nil {
 			return err
 		}
@@ -106,7 +111,7 @@ func (s *Store) createAdmin(ctx context.Context, a NewAdmin, onlyFirst bool) (Ad
 
 // AdminByEmail returns the account with the (lower-cased) email.
 func (s *Store) AdminByEmail(ctx context.Context, email string) (Admin, error) {
-	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, email))
+	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = $1`, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -118,7 +123,7 @@ func (s *Store) AdminByEmail(ctx context.Context, email string) (Admin, error) {
 
 // AdminByID returns the account with the id.
 func (s *Store) AdminByID(ctx context.Context, id int64) (Admin, error) {
-	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
+	a, err := scanAdmin(s.r.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -134,7 +139,7 @@ func (s *Store) AdminByID(ctx context.Context, id int64) (Admin, error) {
 func (s *Store) ChangePassword(ctx context.Context, adminID int64, hash string, keepSession string, at time.Time, ip string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var email string
-		err := tx.QueryRowContext(ctx, `UPDATE admins SET password_hash = ?, password_changed_at = ? WHERE id = ? RETURNING email`,
+		err := tx.QueryRowContext(ctx, `UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3 RETURNING email`,
 			hash, ms(at), adminID).Scan(&email)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -142,7 +147,7 @@ func (s *Store) ChangePassword(ctx context.Context, adminID int64, hash string, 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE admin_id = ? AND id_hash != ?`, adminID, keepSession)
+		res, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE admin_id = $1 AND id_hash != $2`, adminID, keepSession)
 		if err != nil {
 			return err
 		}
@@ -159,7 +164,7 @@ func (s *Store) ChangePassword(ctx context.Context, adminID int64, hash string, 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO admin_sessions (id_hash, admin_id, created_at, last_seen_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)`,
+		INSERT INTO admin_sessions (id_hash, admin_id, created_at, last_seen_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)`,
 		se.IDHash, se.AdminID, ms(se.CreatedAt), ms(se.LastSeenAt), se.IP, se.UserAgent)
 	if err != nil {
 		return fmt.Errorf("store: create session for admin %d: %w", se.AdminID, err)
@@ -175,7 +180,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, Admi
 	row := s.r.QueryRowContext(ctx, `
 		SELECT a.id, a.email, a.password_hash, a.created_at, a.password_changed_at,
 		       s.id_hash, s.created_at, s.last_seen_at, s.ip, s.user_agent
-		FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = ?`, idHash)
+		FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = $1`, idHash)
 	var ac, ap int64
 	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &ac, &ap, &se.IDHash, &created, &seen, &se.IP, &se.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,7 +196,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, Admi
 
 // TouchSession records activity on a session, for the idle timeout.
 func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
-	if _, err := s.w.ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(at), idHash); err != nil {
+	if _, err := s.w.ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = $1 WHERE id_hash = $2`, ms(at), idHash); err != nil {
 		return fmt.Errorf("store: touch session: %w", err)
 	}
 	return nil
@@ -199,7 +204,7 @@ func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) e
 
 // DeleteSession ends one session; ending one that is gone is not an error.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE id_hash = ?`, idHash); err != nil {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE id_hash = $1`, idHash); err != nil {
 		return fmt.Errorf("store: delete session: %w", err)
 	}
 	return nil
@@ -208,7 +213,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 // PruneSessions deletes sessions idle since before idleBefore or created
 // before createdBefore, and returns how many it deleted.
 func (s *Store) PruneSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE last_seen_at < ? OR created_at < ?`, ms(idleBefore), ms(createdBefore))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM admin_sessions WHERE last_seen_at < $1 OR created_at < $2`, ms(idleBefore), ms(createdBefore))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune sessions: %w", err)
 	}

@@ -40,7 +40,7 @@ func addAudit(ctx context.Context, ex interface {
 	if a.ProjectID != 0 {
 		project = sql.NullInt64{Int64: a.ProjectID, Valid: true}
 	}
-	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, project_id, detail, ip) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, project_id, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)`,
 		ms(a.At), a.Actor, a.Action, project, a.Detail, a.IP)
 	return err
 }
@@ -62,7 +62,7 @@ func (s *Store) AuditLog(ctx context.Context, beforeID int64, limit int) ([]Audi
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT a.id, a.at, a.actor, a.action, COALESCE(a.project_id, 0), COALESCE(p.name, ''), a.detail, a.ip
 		FROM audit_log a LEFT JOIN projects p ON p.id = a.project_id
-		WHERE a.id < ? ORDER BY a.id DESC LIMIT ?`, beforeID, limit)
+		WHERE a.id < $1 ORDER BY a.id DESC LIMIT $2`, beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}

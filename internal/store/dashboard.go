@@ -36,14 +36,14 @@ func (s *Store) Rejections(ctx context.Context, f RejectionFilter) ([]Rejection,
 		before = 1<<63 - 1
 	}
 	q := `SELECT id, at, endpoint, COALESCE(batch_index, -1), event_type, COALESCE(user_id, ''), COALESCE(anonymous_id, ''), reason, enforced
-		FROM rejections WHERE project_id = ? AND id < ?`
+		FROM rejections WHERE project_id = $1 AND id < $2`
 	args := []any{f.ProjectID, before}
 	if f.Reason != "" {
-		q += ` AND reason = ?`
 		args = append(args, f.Reason)
+		q += fmt.Sprintf(` AND reason = $%d`, len(args))
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: rejections of project %d: %w", f.ProjectID, err)
@@ -87,8 +87,8 @@ func (s *Store) HourlyCounts(ctx context.Context, projectID int64, since, until 
 		return nil, nil
 	}
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT minute / 60, outcome, SUM(n) FROM event_counts
-		WHERE project_id = ? AND minute >= ? AND minute < ?
+		SELECT minute / 60, outcome, CAST(SUM(n) AS BIGINT) FROM event_counts
+		WHERE project_id = $1 AND minute >= $2 AND minute < $3
 		GROUP BY minute / 60, outcome`,
 		projectID, MinuteOf(first), MinuteOf(last.Add(time.Hour)))
 	if err != nil {
@@ -132,8 +132,8 @@ type OutcomeCount struct {
 // reason, largest first: what the strict-mode preview is computed from.
 func (s *Store) OutcomeTotals(ctx context.Context, projectID int64, since time.Time) ([]OutcomeCount, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT outcome, reason, SUM(n) AS total FROM event_counts
-		WHERE project_id = ? AND minute >= ?
+		SELECT outcome, reason, CAST(SUM(n) AS BIGINT) AS total FROM event_counts
+		WHERE project_id = $1 AND minute >= $2
 		GROUP BY outcome, reason ORDER BY total DESC, outcome, reason`, projectID, MinuteOf(since))
 	if err != nil {
 		return nil, fmt.Errorf("store: outcome totals of project %d: %w", projectID, err)

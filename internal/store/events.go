@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -115,41 +117,21 @@ const insertChunk = 32
 
 const eventColumns = 12
 
+// insertEvents inserts events with the dialect's multi-row insert, which
+// fills inserted, then counts the new ones and merges their traits into
+// profiles.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool, counts map[CountKey]int64) error {
 	if inserted == nil {
 		inserted = make([]bool, len(events))
 	}
-	args := make([]any, 0, min(len(events), insertChunk)*eventColumns)
-	for off := 0; off < len(events); off += insertChunk {
-		chunk := events[off:min(off+insertChunk, len(events))]
-		stmt := s.insertMany[len(chunk)]
-		args = args[:0]
-		for i := range chunk {
-			e := &chunk[i]
-			args = append(args, e.ProjectID, e.MessageID, e.Type, nullString(e.Event), nullString(e.UserID),
-				nullString(e.AnonymousID), ms(e.Timestamp), ms(e.ReceivedAt), e.Verification,
-				nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context))
-		}
-		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if int(n) == len(chunk) { // no retries among them: the usual case
-			for i := range chunk {
-				inserted[off+i] = true
-			}
-			continue
-		}
-		if err := s.whichInserted(ctx, tx, res, n, chunk, inserted[off:off+len(chunk)]); err != nil {
-			return err
-		}
+	if err := s.d.insertEvents(s, ctx, tx, events, inserted); err != nil {
+		return err
 	}
 
-	var profile *sql.Stmt
+	// Profiles are merged in (project, user) order, each user's identifies
+	// in arrival order, so two instances merging the same users lock their
+	// rows in one order and never deadlock.
+	var identifies []int
 	for i := range events {
 		e := &events[i]
 		if !inserted[i] {
@@ -164,74 +146,78 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 			counts[CountKey{e.ProjectID, minute, OutcomeReportOnly, e.Verification}]++
 		}
 		if e.Type == "identify" && e.UserID != "" {
-			if profile == nil {
-				profile = tx.StmtContext(ctx, s.upsertProfile)
-			}
-			traits := e.Traits
-			if len(traits) == 0 {
-				traits = []byte("{}")
-			}
-			if _, err := profile.ExecContext(ctx, e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt)); err != nil {
-				return fmt.Errorf("merge profile: %w", err)
-			}
+			identifies = append(identifies, i)
 		}
 	}
-	return nil
-}
-
-// whichInserted works out which events of a chunk were new when some were
-// retries of stored messageIds. The n new rows took the n highest rowids,
-// ending at the last insert id; read their keys back and mark the first
-// event of the chunk with each key.
-func (s *Store) whichInserted(ctx context.Context, tx *sql.Tx, res sql.Result, n int64, chunk []EventRow, inserted []bool) error {
-	if n == 0 {
+	if len(identifies) == 0 {
 		return nil
 	}
-	last, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT project_id, message_id FROM events WHERE id > ? AND id <= ?`, last-n, last)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	type key struct {
-		project int64
-		id      string
-	}
-	fresh := make(map[key]bool, n)
-	for rows.Next() {
-		var k key
-		if err := rows.Scan(&k.project, &k.id); err != nil {
-			return err
+	slices.SortStableFunc(identifies, func(a, b int) int {
+		return cmp.Or(cmp.Compare(events[a].ProjectID, events[b].ProjectID), strings.Compare(events[a].UserID, events[b].UserID))
+	})
+	profile := tx.StmtContext(ctx, s.upsertProfile)
+	for _, i := range identifies {
+		e := &events[i]
+		traits := e.Traits
+		if len(traits) == 0 {
+			traits = []byte("{}")
 		}
-		fresh[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for i := range chunk {
-		k := key{chunk[i].ProjectID, chunk[i].MessageID}
-		if fresh[k] {
-			inserted[i] = true
-			delete(fresh, k) // a later copy in the same chunk was the duplicate
+		if _, err := profile.ExecContext(ctx, e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt)); err != nil {
+			return fmt.Errorf("merge profile: %w", err)
 		}
 	}
 	return nil
 }
 
-// insertManySQL is the multi-row insert of size events.
-func insertManySQL(size int) string {
+// eventArgs appends the insert's arguments for the events of a chunk.
+func eventArgs(args []any, chunk []EventRow) []any {
+	for i := range chunk {
+		e := &chunk[i]
+		args = append(args, e.ProjectID, e.MessageID, e.Type, nullString(e.Event), nullString(e.UserID),
+			nullString(e.AnonymousID), ms(e.Timestamp), ms(e.ReceivedAt), e.Verification,
+			nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context))
+	}
+	return args
+}
+
+// markFirst marks, for each fresh (project, messageId) key, the first event
+// of the chunk with that key as inserted: a later copy in the same chunk
+// was the duplicate.
+func markFirst(chunk []EventRow, fresh map[eventKey]bool, inserted []bool) {
+	for i := range chunk {
+		k := eventKey{chunk[i].ProjectID, chunk[i].MessageID}
+		if fresh[k] {
+			inserted[i] = true
+			delete(fresh, k)
+		}
+	}
+}
+
+type eventKey struct {
+	project int64
+	id      string
+}
+
+// insertManySQL is the multi-row insert of size events, followed by the
+// dialect's suffix.
+func (s *Store) insertManySQL(size int) string {
 	var b strings.Builder
 	b.WriteString(insertEventHead)
 	for i := range size {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteByte('(')
+		for c := range eventColumns {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", i*eventColumns+c+1)
+		}
+		b.WriteByte(')')
 	}
 	b.WriteString(" ON CONFLICT (project_id, message_id) DO NOTHING")
+	b.WriteString(s.d.insertSuffix)
 	return b.String()
 }
 
@@ -239,12 +225,13 @@ const insertEventHead = `INSERT INTO events (project_id, message_id, type, event
 
 // upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
 // patch semantics: new keys are added, existing ones replaced, a null
-// removes a key. json_patch is SQLite's; PostgreSQL would use jsonb ||.
+// removes a key. json_patch is SQLite's own; the PostgreSQL migration
+// defines a json_patch that behaves the same.
 const upsertProfileSQL = `
 	INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at)
-	VALUES (?1, ?2, json_patch('{}', ?3), ?4, ?5)
+	VALUES ($1, $2, json_patch('{}', $3), $4, $5)
 	ON CONFLICT (project_id, user_id) DO UPDATE SET
-		traits = json_patch(profiles.traits, ?3),
+		traits = json_patch(profiles.traits, $3),
 		last_verified = excluded.last_verified,
 		updated_at = excluded.updated_at`
 
@@ -265,9 +252,19 @@ func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]i
 	if len(counts) == 0 {
 		return nil
 	}
+	// In key order, so that instances adding to the same counters lock
+	// their rows in one order and never deadlock.
+	keys := make([]CountKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b CountKey) int {
+		return cmp.Or(cmp.Compare(a.ProjectID, b.ProjectID), cmp.Compare(a.Minute, b.Minute),
+			strings.Compare(a.Outcome, b.Outcome), strings.Compare(a.Reason, b.Reason))
+	})
 	up := tx.StmtContext(ctx, s.addCount)
-	for k, n := range counts {
-		if _, err := up.ExecContext(ctx, k.ProjectID, k.Minute, k.Outcome, k.Reason, n); err != nil {
+	for _, k := range keys {
+		if _, err := up.ExecContext(ctx, k.ProjectID, k.Minute, k.Outcome, k.Reason, counts[k]); err != nil {
 			return err
 		}
 	}
@@ -276,10 +273,10 @@ func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]i
 
 const insertRejectionSQL = `
 	INSERT INTO rejections (project_id, at, endpoint, batch_index, event_type, user_id, anonymous_id, reason, enforced, source_ip, user_agent)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 const addCountSQL = `
-	INSERT INTO event_counts (project_id, minute, outcome, reason, n) VALUES (?, ?, ?, ?, ?)
+	INSERT INTO event_counts (project_id, minute, outcome, reason, n) VALUES ($1, $2, $3, $4, $5)
 	ON CONFLICT (project_id, minute, outcome, reason) DO UPDATE SET n = event_counts.n + excluded.n`
 
 func nullJSON(b []byte) any {
@@ -293,8 +290,8 @@ func nullJSON(b []byte) any {
 // and returns how many it deleted.
 func (s *Store) PruneRejections(ctx context.Context, projectID int64, keep int) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `
-		DELETE FROM rejections WHERE project_id = ?1 AND id <= (
-			SELECT id FROM rejections WHERE project_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
+		DELETE FROM rejections WHERE project_id = $1 AND id <= (
+			SELECT id FROM rejections WHERE project_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)`,
 		projectID, keep)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune rejections of project %d: %w", projectID, err)
@@ -305,7 +302,7 @@ func (s *Store) PruneRejections(ctx context.Context, projectID int64, keep int) 
 
 // PruneCounts deletes counters older than before.
 func (s *Store) PruneCounts(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM event_counts WHERE minute < ?`, MinuteOf(before))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM event_counts WHERE minute < $1`, MinuteOf(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune counters: %w", err)
 	}

@@ -40,8 +40,8 @@ func (s *Store) ExportEvents(ctx context.Context, projectID int64, since time.Ti
 			rows, err := s.r.QueryContext(ctx, `
 				SELECT id, message_id, type, COALESCE(event, ''), COALESCE(user_id, ''), COALESCE(anonymous_id, ''),
 				       timestamp, received_at, verification, traits, properties, context
-				FROM events WHERE project_id = ? AND id > ? AND received_at >= ?
-				ORDER BY id LIMIT ?`, projectID, after, ms(since), exportChunk)
+				FROM events WHERE project_id = $1 AND id > $2 AND received_at >= $3
+				ORDER BY id LIMIT $4`, projectID, after, ms(since), exportChunk)
 			if err != nil {
 				return err
 			}
@@ -77,7 +77,7 @@ func (s *Store) ExportEvents(ctx context.Context, projectID int64, since time.Ti
 // CountEvents returns how many events the project has stored.
 func (s *Store) CountEvents(ctx context.Context, projectID int64) (int64, error) {
 	var n int64
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE project_id = ?`, projectID).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE project_id = $1`, projectID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count events of project %d: %w", projectID, err)
 	}
 	return n, nil

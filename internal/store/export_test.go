@@ -10,7 +10,7 @@ func (s *Store) ProfileForTest(ctx context.Context, t *testing.T, projectID int6
 	t.Helper()
 	var traits string
 	var verified bool
-	if err := s.r.QueryRowContext(ctx, `SELECT traits, last_verified FROM profiles WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&traits, &verified); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT traits, last_verified FROM profiles WHERE project_id = $1 AND user_id = $2`, projectID, userID).Scan(&traits, &verified); err != nil {
 		t.Fatalf("profile %s: %v", userID, err)
 	}
 	return traits, verified
@@ -19,7 +19,7 @@ func (s *Store) ProfileForTest(ctx context.Context, t *testing.T, projectID int6
 // CountsForTest sums a project's counters by "outcome/reason".
 func (s *Store) CountsForTest(ctx context.Context, t *testing.T, projectID int64) map[string]int64 {
 	t.Helper()
-	rows, err := s.r.QueryContext(ctx, `SELECT outcome, reason, SUM(n) FROM event_counts WHERE project_id = ? GROUP BY outcome, reason`, projectID)
+	rows, err := s.r.QueryContext(ctx, `SELECT outcome, reason, CAST(SUM(n) AS BIGINT) FROM event_counts WHERE project_id = $1 GROUP BY outcome, reason`, projectID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,4 +34,12 @@ func (s *Store) CountsForTest(ctx context.Context, t *testing.T, projectID int64
 		out[o+"/"+r] = n
 	}
 	return out
+}
+
+// JSONPatchForTest runs the database's json_patch(target, patch), the
+// merge the profile upsert uses.
+func (s *Store) JSONPatchForTest(ctx context.Context, target, patch string) (string, error) {
+	var out string
+	err := s.r.QueryRowContext(ctx, `SELECT json_patch($1, $2)`, target, patch).Scan(&out)
+	return out, err
 }

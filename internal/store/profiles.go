@@ -20,7 +20,7 @@ type Profile struct {
 func (s *Store) Profile(ctx context.Context, projectID int64, userID string) (Profile, error) {
 	p := Profile{UserID: userID}
 	var updated int64
-	err := s.r.QueryRowContext(ctx, `SELECT traits, last_verified, updated_at FROM profiles WHERE project_id = ? AND user_id = ?`,
+	err := s.r.QueryRowContext(ctx, `SELECT traits, last_verified, updated_at FROM profiles WHERE project_id = $1 AND user_id = $2`,
 		projectID, userID).Scan(&p.Traits, &p.LastVerified, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound

@@ -65,9 +65,9 @@ func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (
 	}
 	p := Project{Name: name, PublicKey: NewPublicKey(), CreatedAt: now.UTC().Truncate(time.Millisecond)}
 	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO projects (name, public_key, created_at) VALUES (?, ?, ?) RETURNING id`,
+		`INSERT INTO projects (name, public_key, created_at) VALUES ($1, $2, $3) RETURNING id`,
 		p.Name, p.PublicKey, ms(p.CreatedAt)).Scan(&p.ID)
-	if isUnique(err) {
+	if s.isUnique(err) {
 		return Project{}, fmt.Errorf("store: create project %q: %w", name, ErrConflict)
 	}
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Store) project(ctx context.Context, where string, arg any) (Project, er
 
 // Project returns the project with the id.
 func (s *Store) Project(ctx context.Context, id int64) (Project, error) {
-	p, err := s.project(ctx, "id = ?", id)
+	p, err := s.project(ctx, "id = $1", id)
 	if err != nil {
 		return p, fmt.Errorf("store: project %d: %w", id, err)
 	}
@@ -109,7 +109,7 @@ func (s *Store) Project(ctx context.Context, id int64) (Project, error) {
 
 // ProjectByName returns the project with the name.
 func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error) {
-	p, err := s.project(ctx, "name = ?", name)
+	p, err := s.project(ctx, "name = $1", name)
 	if err != nil {
 		return p, fmt.Errorf("store: project %q: %w", name, err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error)
 
 // ProjectByPublicKey returns the project a public key belongs to.
 func (s *Store) ProjectByPublicKey(ctx context.Context, key string) (Project, error) {
-	p, err := s.project(ctx, "public_key = ?", key)
+	p, err := s.project(ctx, "public_key = $1", key)
 	if err != nil {
 		return p, fmt.Errorf("store: project by public key: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s *Store) Projects(ctx context.Context) ([]Project, error) {
 // SetAllowedOrigins restricts the origins browsers may send the project's
 // events from; none allows any.
 func (s *Store) SetAllowedOrigins(ctx context.Context, id int64, origins []string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE projects SET allowed_origins = ? WHERE id = ?`, strings.Join(origins, " "), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE projects SET allowed_origins = $1 WHERE id = $2`, strings.Join(origins, " "), id)
 	if err != nil {
 		return fmt.Errorf("store: set allowed origins for project %d: %w", id, err)
 	}

@@ -36,7 +36,7 @@ func (s *Store) OldestEventReceivedAt(ctx context.Context) (time.Time, bool, err
 // writer gets back as soon as it ends.
 func (s *Store) DeleteEventsBefore(ctx context.Context, cutoff time.Time, afterID int64, limit int) (deleted, lastID int64, err error) {
 	var last sql.NullInt64
-	err = s.r.QueryRowContext(ctx, `SELECT max(id) FROM (SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?)`,
+	err = s.r.QueryRowContext(ctx, `SELECT max(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) AS w`,
 		afterID, limit).Scan(&last)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: delete old events: find window after id %d: %w", afterID, err)
@@ -44,7 +44,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, cutoff time.Time, afterI
 	if !last.Valid {
 		return 0, 0, nil
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id > ? AND id <= ? AND received_at < ?`,
+	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id > $1 AND id <= $2 AND received_at < $3`,
 		afterID, last.Int64, ms(cutoff))
 	if err != nil {
 		return 0, afterID, fmt.Errorf("store: delete events received before %s (ids %d to %d): %w",

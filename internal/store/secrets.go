@@ -16,7 +16,7 @@ var _ identity.Store = (*Store)(nil)
 // first. The verifier calls it on a cache miss.
 func (s *Store) IdentityState(ctx context.Context, projectID int64) (identity.State, error) {
 	st := identity.State{ProjectID: projectID}
-	err := s.r.QueryRowContext(ctx, `SELECT strict FROM projects WHERE id = ?`, projectID).Scan(&st.Strict)
+	err := s.r.QueryRowContext(ctx, `SELECT strict FROM projects WHERE id = $1`, projectID).Scan(&st.Strict)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -25,7 +25,7 @@ func (s *Store) IdentityState(ctx context.Context, projectID int64) (identity.St
 	}
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT version, status, sealed, fingerprint, created_at, created_by, valid_until, retired_at
-		FROM identity_secrets WHERE project_id = ? ORDER BY version DESC`, projectID)
+		FROM identity_secrets WHERE project_id = $1 ORDER BY version DESC`, projectID)
 	if err != nil {
 		return st, fmt.Errorf("store: identity state of project %d: %w", projectID, err)
 	}
@@ -46,12 +46,15 @@ func (s *Store) IdentityState(ctx context.Context, projectID int64) (identity.St
 }
 
 // RotateSecret applies a rotation in one transaction (see identity.Rotation)
-// and returns the new version. BEGIN IMMEDIATE serialises concurrent
-// rotations, from this process or another, so each sees the last one's result.
+// and returns the new version. Concurrent rotations, from this process or
+// another, take turns on the project (BEGIN IMMEDIATE on SQLite, the
+// project's row lock on PostgreSQL), so each sees the last one's result.
 func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Rotation) (int, error) {
 	var version int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM projects WHERE id = ?`, projectID).Scan(new(int64)); err != nil {
+		// The project's row is held until commit, so rotations from several
+		// instances take turns and each sees the last one's result.
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM projects WHERE id = $1`+s.d.forUpdate, projectID).Scan(new(int64)); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -59,7 +62,7 @@ func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Ro
 		}
 		if r.FromVersion != identity.AnyVersion {
 			var cur int
-			err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM identity_secrets WHERE project_id = ? AND status = 'current'`, projectID).Scan(&cur)
+			err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM identity_secrets WHERE project_id = $1 AND status = 'current'`, projectID).Scan(&cur)
 			if err != nil {
 				return err
 			}
@@ -71,35 +74,35 @@ func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Ro
 		// An earlier overlap ends now: at most two secrets verify.
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE identity_secrets SET status = 'retired'
-			WHERE project_id = ? AND status = 'previous'`, projectID); err != nil {
+			WHERE project_id = $1 AND status = 'previous'`, projectID); err != nil {
 			return err
 		}
 		if r.Overlap > 0 {
 			_, err := tx.ExecContext(ctx, `
-				UPDATE identity_secrets SET status = 'previous', valid_until = ?, retired_at = ?
-				WHERE project_id = ? AND status = 'current'`, at+r.Overlap.Milliseconds(), at, projectID)
+				UPDATE identity_secrets SET status = 'previous', valid_until = $1, retired_at = $2
+				WHERE project_id = $3 AND status = 'current'`, at+r.Overlap.Milliseconds(), at, projectID)
 			if err != nil {
 				return err
 			}
 		} else {
 			_, err := tx.ExecContext(ctx, `
-				UPDATE identity_secrets SET status = 'retired', retired_at = ?
-				WHERE project_id = ? AND status = 'current'`, at, projectID)
+				UPDATE identity_secrets SET status = 'retired', retired_at = $1
+				WHERE project_id = $2 AND status = 'current'`, at, projectID)
 			if err != nil {
 				return err
 			}
 		}
 		if err := tx.QueryRowContext(ctx, `
 			INSERT INTO identity_secrets (project_id, version, status, sealed, fingerprint, created_at, created_by)
-			VALUES (?, (SELECT COALESCE(MAX(version), 0) + 1 FROM identity_secrets WHERE project_id = ?), 'current', ?, ?, ?, ?)
+			VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM identity_secrets WHERE project_id = $2), 'current', $3, $4, $5, $6)
 			RETURNING version`,
 			projectID, projectID, r.Sealed, r.Fingerprint, at, r.Actor.Name).Scan(&version); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
-			DELETE FROM identity_secrets WHERE project_id = ? AND status = 'retired' AND version NOT IN (
-				SELECT version FROM identity_secrets WHERE project_id = ? AND status = 'retired'
-				ORDER BY version DESC LIMIT ?)`, projectID, projectID, r.KeepRetired); err != nil {
+			DELETE FROM identity_secrets WHERE project_id = $1 AND status = 'retired' AND version NOT IN (
+				SELECT version FROM identity_secrets WHERE project_id = $2 AND status = 'retired'
+				ORDER BY version DESC LIMIT $3)`, projectID, projectID, r.KeepRetired); err != nil {
 			return err
 		}
 		return addAudit(ctx, tx, Audit{
@@ -120,7 +123,7 @@ func (s *Store) SetStrict(ctx context.Context, projectID int64, c identity.Stric
 		var hasSecret bool
 		err := tx.QueryRowContext(ctx, `
 			SELECT EXISTS (SELECT 1 FROM identity_secrets WHERE project_id = p.id AND status = 'current')
-			FROM projects p WHERE p.id = ?`, projectID).Scan(&hasSecret)
+			FROM projects p WHERE p.id = $1`+s.d.forUpdate, projectID).Scan(&hasSecret)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -130,7 +133,7 @@ func (s *Store) SetStrict(ctx context.Context, projectID int64, c identity.Stric
 		if c.On && !hasSecret {
 			return identity.ErrNoSecret
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE projects SET strict = ? WHERE id = ?`, c.On, projectID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE projects SET strict = $1 WHERE id = $2`, c.On, projectID); err != nil {
 			return err
 		}
 		action := ActionStrictOff

@@ -19,6 +19,17 @@ import (
 	"github.com/sendora/sendora/db/migrations"
 )
 
+// sqliteDialect is SQLite's part of the store.
+var sqliteDialect = &dialect{
+	name:         "sqlite",
+	goose:        goose.DialectSQLite3,
+	migrations:   migrations.SQLite,
+	insertSuffix: "",
+	forUpdate:    "",
+	isUnique:     isUniqueSQLite,
+	insertEvents: (*Store).insertEventsSQLite,
+}
+
 // MinSQLiteVersion is the oldest SQLite the store runs on: 3.51.3 fixes a
 // WAL-reset bug that could corrupt a database written by several connections.
 const MinSQLiteVersion = "3.51.3"
@@ -82,7 +93,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, w); err != nil {
+	s := &Store{w: w, d: sqliteDialect, path: path}
+	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
@@ -95,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r, path: path}
+	s.r = r
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -154,52 +166,22 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
-	if err != nil {
-		return err
-	}
-	// A database migrated by a newer binary has tables and columns this
-	// one does not know; goose would ignore the unknown versions. Refuse,
-	// so a rollback restores the pre-upgrade backup instead of running an
-	// old binary on a new schema (docs/upgrading.md).
-	if current, err := p.GetDBVersion(ctx); err == nil {
-		if srcs := p.ListSources(); len(srcs) > 0 && current > srcs[len(srcs)-1].Version {
-			return fmt.Errorf("the database schema is version %d, newer than this binary's %d: run the newer sendora, or restore a backup taken before the upgrade",
-				current, srcs[len(srcs)-1].Version)
-		}
-	}
-	_, err = p.Up(ctx)
-	return err
-}
-
-// SchemaVersion returns the newest applied migration and the newest one
-// this binary carries.
-func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, migrations.FS)
-	if err != nil {
-		return 0, 0, err
-	}
-	current, err = p.GetDBVersion(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	srcs := p.ListSources()
-	if len(srcs) > 0 {
-		latest = srcs[len(srcs)-1].Version
-	}
-	return current, latest, nil
-}
-
-// isUnique reports whether err is a UNIQUE constraint violation.
-func isUnique(err error) bool {
+// isUniqueSQLite reports whether err is a UNIQUE constraint violation.
+func isUniqueSQLite(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok"
-// when the file is sound).
+// when the file is sound). On PostgreSQL, which checks its own pages, it
+// answers "ok" once the database answers.
 func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	if s.pg != nil {
+		if err := s.Ping(ctx); err != nil {
+			return "", err
+		}
+		return "ok", nil
+	}
 	v, err := integrityCheck(ctx, s.r)
 	if err != nil {
 		return "", fmt.Errorf("store: %w", err)

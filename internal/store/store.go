@@ -1,7 +1,13 @@
 // Package store owns every SQL statement: it keeps projects, identity
 // secrets (sealed), events, profiles, rejections, counters, admins, sessions
-// and the audit log in one database. SQLite is the default; what is
-// SQLite-specific lives in sqlite.go.
+// and the audit log in one database, SQLite (the default, in the data
+// directory) or PostgreSQL (shared by several instances).
+//
+// Callers never see the dialect: one API, one SQL text per query with $N
+// placeholders (modernc SQLite reads them positionally too). What differs is
+// confined to files named for their dialect: sqlite.go and postgres.go (open,
+// errors, locking), events_sqlite.go and events_postgres.go (the event
+// insert), and db/migrations/{sqlite,postgres}.
 package store
 
 import (
@@ -9,7 +15,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
+
+	"github.com/pressly/goose/v3"
 )
 
 // Coded errors callers test with errors.Is.
@@ -20,19 +29,48 @@ var (
 	ErrConflict = errors.New("already exists")
 )
 
-// Store is the database. It holds one writer connection, so writes never
-// wait on SQLite's lock inside the process, beside a pool of readers that
-// WAL lets run while the writer commits.
+// Store is the database.
+//
+// On SQLite it holds one writer connection, so writes never wait on
+// SQLite's lock inside the process, beside a pool of readers that WAL lets
+// run while the writer commits. On PostgreSQL, w and r are one pool.
 type Store struct {
-	w    *sql.DB // one connection; every transaction BEGIN IMMEDIATE
-	r    *sql.DB // read-only pool
-	path string
+	w    *sql.DB // SQLite: one connection, every transaction BEGIN IMMEDIATE
+	r    *sql.DB // SQLite: read-only pool; PostgreSQL: the same pool as w
+	d    *dialect
+	path string // the SQLite file; "" on PostgreSQL
+	pg   *pgConfig
 
 	// Statements of the ingestion hot path, prepared once on the writer
 	// connection; transactions reuse them through Tx.StmtContext.
 	upsertProfile, insertRejection, addCount *sql.Stmt
 	insertMany                               [insertChunk + 1]*sql.Stmt // [n] inserts n events
 }
+
+// dialect is what differs between SQLite and PostgreSQL beyond the
+// open functions.
+type dialect struct {
+	name       string // "sqlite" or "postgres"
+	goose      goose.Dialect
+	migrations fs.FS
+	// forUpdate ends a SELECT whose rows the transaction must hold until it
+	// commits, so that concurrent changes from other instances queue: " FOR
+	// UPDATE" on PostgreSQL; nothing on SQLite, where BEGIN IMMEDIATE already
+	// holds the database's one write lock.
+	forUpdate string
+	// serializeSQL takes a lock named by $1 until the transaction ends, for
+	// invariants over many rows ("never two first admins"); "" on SQLite.
+	serializeSQL string
+	// insertSuffix ends the multi-row event insert.
+	insertSuffix string
+	// isUnique reports a UNIQUE constraint violation.
+	isUnique func(error) bool
+	// insertEvents inserts events and reports which were new.
+	insertEvents func(s *Store, ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool) error
+}
+
+// Dialect returns "sqlite" or "postgres", for logs and messages.
+func (s *Store) Dialect() string { return s.d.name }
 
 // prepare readies the hot path's statements on the writer connection.
 func (s *Store) prepare(ctx context.Context) error {
@@ -46,7 +84,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.addCount, addCountSQL},
 	}
 	for n := 1; n <= insertChunk; n++ {
-		preps = append(preps, prep{&s.insertMany[n], insertManySQL(n)})
+		preps = append(preps, prep{&s.insertMany[n], s.insertManySQL(n)})
 	}
 	for _, p := range preps {
 		st, err := s.w.PrepareContext(ctx, p.text)
@@ -58,11 +96,29 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Path returns the database file's path.
+// Path returns the SQLite database file's path, or "" on PostgreSQL.
 func (s *Store) Path() string { return s.path }
 
-// Close closes both pools. Closing the writer last lets SQLite checkpoint
-// the WAL into the main file.
+// Location names the database for people: the SQLite file's path, or the
+// PostgreSQL URL without its password.
+func (s *Store) Location() string {
+	if s.pg != nil {
+		return s.pg.redacted
+	}
+	return s.path
+}
+
+// Reopen opens a second, independent handle on the same database, as
+// another process (the CLI, another instance) would.
+func (s *Store) Reopen(ctx context.Context) (*Store, error) {
+	if s.pg != nil {
+		return OpenPostgres(ctx, s.pg.url, s.pg.opt)
+	}
+	return Open(ctx, s.path)
+}
+
+// Close closes the database. On SQLite, closing the writer last lets it
+// checkpoint the WAL into the main file.
 func (s *Store) Close() error {
 	for _, st := range []*sql.Stmt{s.upsertProfile, s.insertRejection, s.addCount} {
 		if st != nil {
@@ -73,6 +129,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			st.Close()
 		}
+	}
+	if s.r == s.w {
+		return s.w.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
@@ -98,6 +157,20 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// serialize makes the transaction the only one holding the named lock
+// until it ends, so that checks over several rows hold across instances.
+// SQLite's write transactions are already serial.
+func (s *Store) serialize(ctx context.Context, tx *sql.Tx, name string) error {
+	if s.d.serializeSQL == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.d.serializeSQL, name)
+	return err
+}
+
+// isUnique reports whether err is a UNIQUE constraint violation.
+func (s *Store) isUnique(err error) bool { return err != nil && s.d.isUnique(err) }
 
 // ms converts a time to the stored form, Unix milliseconds.
 func ms(t time.Time) int64 {
