@@ -18,7 +18,7 @@ const adminPasswordEnv = "SENDORA_ADMIN_PASSWORD"
 
 func cmdAdminCreate(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "admin create", "admin create --email E [--data DIR]   (password from "+adminPasswordEnv+" or a prompt)")
-	data := f.dataFlag()
+	f.dataFlag()
 	email := f.fs.String("email", "", "the new admin's email, used to sign in")
 	args, err := f.parse(args)
 	if err != nil {
@@ -43,7 +43,7 @@ func cmdAdminCreate(ctx context.Context, e env, args []string) error {
 	if err := auth.CheckPasswordRules(pw); err != nil {
 		return fmt.Errorf("admin create: %w", err)
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,12 @@ func cmdBackup(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	dst := args[0]
+	if *f.databaseURL != "" {
+		// PostgreSQL has its own consistent online copy; a second one here
+		// would only be a worse pg_dump.
+		return fmt.Errorf("backup: the database is PostgreSQL (%s): back it up with pg_dump, e.g. pg_dump --format=custom --file %s \"$SENDORA_DATABASE_URL\" (see docs/backup.md); the master key is needed to restore either way",
+			store.RedactURL(*f.databaseURL), dst)
+	}
 	if fi, err := os.Stat(dst); err == nil {
 		if fi.IsDir() {
 			return usagef("backup: %s is a directory; name the file to write, e.g. %s", dst, filepath.Join(dst, "sendora-backup.db"))

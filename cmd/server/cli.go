@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sendora/sendora/internal/datadir"
 )
 
 // env is what a command may touch of the process, so tests run commands
@@ -125,6 +127,8 @@ type flags struct {
 	e       env
 	envErrs []error
 	usage   string
+
+	dataDir, databaseURL *string // set by dataFlag
 }
 
 func newFlags(e env, name, usage string) *flags {
@@ -176,9 +180,18 @@ func (f *flags) int(name string, def int, usage string) *int {
 	return f.fs.Int(name, def, f.describe(name, usage))
 }
 
-// dataFlag adds --data, which every command takes.
+// dataFlag adds --data and --database-url, which every command takes, and
+// returns --data's value; openData opens what they name.
 func (f *flags) dataFlag() *string {
-	return f.string("data", "./data", "data directory: database and master.key")
+	f.dataDir = f.string("data", "./data", "data directory: the SQLite database and master.key (only master.key with --database-url)")
+	f.databaseURL = f.string("database-url", "", "a PostgreSQL database (postgres://user:password@host:5432/dbname) shared by several instances, instead of SQLite in --data")
+	return f.dataDir
+}
+
+// openData opens the existing data directory and database the command's
+// --data and --database-url name.
+func (f *flags) openData(ctx context.Context) (*datadir.DataDir, error) {
+	return datadir.Open(ctx, datadir.Options{Dir: *f.dataDir, DatabaseURL: *f.databaseURL, MasterKey: f.e.getenv(datadir.MasterKeyEnv)})
 }
 
 // parse parses args, prints help on -h, and turns flag errors into one-line

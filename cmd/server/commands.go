@@ -8,14 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sendora/sendora/internal/datadir"
 	"github.com/sendora/sendora/internal/identity"
 )
-
-// openData opens an existing data directory for a CLI command.
-func openData(ctx context.Context, e env, dir string) (*datadir.DataDir, error) {
-	return datadir.Open(ctx, datadir.Options{Dir: dir, MasterKey: e.getenv(datadir.MasterKeyEnv)})
-}
 
 func cmdVersion(_ context.Context, e env, _ []string) error {
 	fmt.Fprintf(e.stdout, "sendora %s\n", version)
@@ -24,7 +18,7 @@ func cmdVersion(_ context.Context, e env, _ []string) error {
 
 func cmdProjectList(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "project list", "project list [--json] [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	asJSON := f.bool("json", false, "print JSON instead of a table")
 	args, err := f.parse(args)
 	if err != nil {
@@ -33,7 +27,7 @@ func cmdProjectList(ctx context.Context, e env, args []string) error {
 	if err := wantArgs("project list", args, 0, ""); err != nil {
 		return err
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,7 +66,7 @@ func cmdProjectList(ctx context.Context, e env, args []string) error {
 
 func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "project create", "project create NAME [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	args, err := f.parse(args)
 	if err != nil {
 		return err
@@ -80,7 +74,7 @@ func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 	if err := wantArgs("project create", args, 1, "one project NAME"); err != nil {
 		return err
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +89,7 @@ func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 
 func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "project origins", "project origins NAME [ORIGIN...] [--clear] [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	clearAll := f.bool("clear", false, "accept events from any origin again")
 	args, err := f.parse(args)
 	if err != nil {
@@ -115,7 +109,7 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 		}
 		origins[i] = u.Scheme + "://" + u.Host
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}
@@ -143,7 +137,7 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 
 func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "identity rotate", "identity rotate [--project NAME] [--overlap 1h] [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: the first project, \"default\")")
 	overlap := f.fs.Duration("overlap", 0, "how long the replaced secret keeps verifying: 0, 1h or 24h (at most 24h)")
 	args, err := f.parse(args)
@@ -156,7 +150,7 @@ func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
 	if *overlap < 0 || *overlap > identity.MaxOverlap {
 		return usagef("identity rotate: --overlap %s: %v", *overlap, identity.ErrBadOverlap)
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,7 +182,7 @@ func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
 
 func cmdIdentityStrict(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "identity strict", "identity strict on|off [--project NAME] [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: \"default\")")
 	args, err := f.parse(args)
 	if err != nil {
@@ -197,7 +191,7 @@ func cmdIdentityStrict(ctx context.Context, e env, args []string) error {
 	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
 		return usagef("identity strict: want on or off")
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ type exportedEvent struct {
 
 func cmdEventsExport(ctx context.Context, e env, args []string) error {
 	f := newFlags(e, "events export", "events export [--project NAME] [--since RFC3339] [--data DIR]")
-	data := f.dataFlag()
+	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: \"default\")")
 	sinceFlag := f.fs.String("since", "", "only events received at or after this RFC 3339 time")
 	args, err := f.parse(args)
@@ -44,7 +44,7 @@ func cmdEventsExport(ctx context.Context, e env, args []string) error {
 			return usagef("events export: --since %q: want an RFC 3339 time like 2026-11-24T00:00:00Z", *sinceFlag)
 		}
 	}
-	d, err := openData(ctx, e, *data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return err
 	}

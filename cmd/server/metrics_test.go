@@ -215,7 +215,9 @@ func TestMetricsAddrErrors(t *testing.T) {
 	data := newDataDir(t)
 	s := startServer(t, nil, "--data", data, "--metrics-addr", "127.0.0.1:0")
 	taken := logAddr(s.logs.String(), "metrics listening")
-	_, errOut, code := runCLI(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", data, "--metrics-addr", taken)
+	// A second server needs a data directory of its own (one server per
+	// SQLite data directory).
+	_, errOut, code := runCLI(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", newDataDir(t), "--metrics-addr", taken)
 	if code != 1 || !strings.Contains(errOut, "metrics: listen on "+taken) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("metrics address in use: exit %d, stderr %q; want 1 and one line naming it", code, errOut)
 	}

@@ -43,7 +43,9 @@ func startMetrics(log *slog.Logger, addr string, m *metrics.Metrics, st *store.S
 	}
 	m.WatchWriter(w)
 	m.WatchVerifier(v)
-	m.WatchDatabase(st.Path())
+	if p := st.Path(); p != "" { // SQLite's file; PostgreSQL has its own statistics
+		m.WatchDatabase(p)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)

@@ -15,12 +15,15 @@ import (
 	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/metrics"
 	"github.com/sendora/sendora/internal/server"
+	"github.com/sendora/sendora/internal/store"
 )
 
 // serveConfig is everything `sendora serve` is configured with.
 type serveConfig struct {
 	addr            string
 	data            string
+	databaseURL     string
+	maxConns        int
 	publicURL       string
 	secretCacheTTL  time.Duration
 	logLevel        string
@@ -39,6 +42,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	f := newFlags(e, "serve", "serve [flags]")
 	addr := f.string("addr", "127.0.0.1:8080", "address for the API and dashboard")
 	data := f.dataFlag()
+	maxConns := f.int("database-max-conns", store.DefaultPostgresMaxConns, "PostgreSQL connections this instance may hold (with --database-url), besides one for change notifications")
 	publicURL := f.string("public-url", "", "the dashboard's URL as admins reach it, for links printed to the log (default: http://ADDR)")
 	ttl := f.duration("secret-cache-ttl", identity.DefaultCacheTTL, "how long a project's secrets and strict flag are cached; changes made elsewhere arrive within it")
 	level := f.string("log-level", "info", "log level: debug, info, warn, error")
@@ -62,10 +66,13 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		return serveConfig{}, usagef("serve: --secret-cache-ttl must be positive")
 	}
 	c := serveConfig{
-		addr: *addr, data: *data, publicURL: strings.TrimRight(*publicURL, "/"),
+		addr: *addr, data: *data, databaseURL: *f.databaseURL, maxConns: *maxConns, publicURL: strings.TrimRight(*publicURL, "/"),
 		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
 		rateLimitKey: float64(*rlKey), rateLimitIP: float64(*rlIP),
 		maxPending: *maxPending, maxInflight: *maxInflight,
+	}
+	if *maxConns < 2 {
+		return serveConfig{}, usagef("serve: --database-max-conns must be at least 2")
 	}
 	if *maxPending < 1 || *maxInflight < 512<<10 {
 		return serveConfig{}, usagef("serve: --max-pending-events must be positive and --max-inflight-bytes at least 524288 (one batch)")
@@ -100,13 +107,14 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		return usagef("serve: --trusted-proxies: %v", err)
 	}
 
-	d, err := datadir.Open(ctx, datadir.Options{Dir: c.data, MasterKey: e.getenv(datadir.MasterKeyEnv), Create: true})
+	d, err := datadir.Open(ctx, datadir.Options{Dir: c.data, DatabaseURL: c.databaseURL, MaxConns: c.maxConns,
+		MasterKey: e.getenv(datadir.MasterKeyEnv), Create: true, Serve: true})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	if len(d.Created) > 0 {
-		log.Info("first start: created", "data", c.data, "created", strings.Join(d.Created, ", "))
+		log.Info("first start: created", "database", d.Store.Location(), "data", c.data, "created", strings.Join(d.Created, ", "))
 	}
 
 	var m *metrics.Metrics
@@ -165,7 +173,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "data", c.data, "version", version)
+	log.Info("listening", "addr", ln.Addr().String(), "dashboard", url+"/settings/identity", "database", d.Store.Location(), "version", version)
 
 	hs := srv.HTTPServer(ctx)
 	errc := make(chan error, 1)

@@ -1,5 +1,6 @@
 // Package datadir opens a Sendora data directory for any command: the
-// database, the master key that seals its secrets, and the first project.
+// database (SQLite in the directory, or PostgreSQL at a URL), the master
+// key that seals its secrets, and the first project.
 package datadir
 
 import (
@@ -30,13 +31,23 @@ var keyCheckPlain = []byte("sendora master key check v1")
 
 // Options says how to open a data directory.
 type Options struct {
-	Dir       string
-	MasterKey string // the SENDORA_MASTER_KEY value; "" reads or creates master.key
+	Dir string
+	// DatabaseURL, when set, is the PostgreSQL database to use instead of
+	// SQLite in Dir; Dir then only holds master.key (unless MasterKey is
+	// set). Every instance sharing the database needs the same master key.
+	DatabaseURL string
+	MasterKey   string // the SENDORA_MASTER_KEY value; "" reads or creates master.key
 	// Create makes the directory, database, master key and default project
 	// when missing (the server's first start). Without it a missing
 	// database is an error, so a mistyped --data does not start afresh.
 	Create bool
-	Now    func() time.Time
+	// Serve holds the data directory's lock while open, so a second server
+	// on the same SQLite database refuses to start (the CLI does not take
+	// it). Several servers may share one PostgreSQL database.
+	Serve bool
+	// MaxConns bounds the PostgreSQL connection pool (0: the default).
+	MaxConns int
+	Now      func() time.Time
 }
 
 // DataDir is an open data directory.
@@ -47,10 +58,18 @@ type DataDir struct {
 	// Created lists what this call created ("database", "master.key",
 	// "project default"), for the first start's log.
 	Created []string
+
+	unlock func()
 }
 
-// Close closes the database.
-func (d *DataDir) Close() error { return d.Store.Close() }
+// Close closes the database and releases the data directory's lock.
+func (d *DataDir) Close() error {
+	err := d.Store.Close()
+	if d.unlock != nil {
+		d.unlock()
+	}
+	return err
+}
 
 // Open opens the data directory as Options say.
 func Open(ctx context.Context, opt Options) (*DataDir, error) {
@@ -58,25 +77,42 @@ func Open(ctx context.Context, opt Options) (*DataDir, error) {
 		opt.Now = time.Now
 	}
 	d := &DataDir{Dir: opt.Dir}
-	dbPath := filepath.Join(opt.Dir, store.FileName)
-	if err := checkDir(opt.Dir, dbPath, opt.Create); err != nil {
-		return nil, err
+	var st *store.Store
+	var err error
+	if opt.DatabaseURL != "" {
+		if !store.IsPostgresURL(opt.DatabaseURL) {
+			return nil, fmt.Errorf("database URL %s: want postgres://user:password@host:5432/dbname", store.RedactURL(opt.DatabaseURL))
+		}
+		st, err = store.OpenPostgres(ctx, opt.DatabaseURL, store.PostgresOptions{MaxConns: opt.MaxConns, ExistingOnly: !opt.Create})
+	} else {
+		dbPath := filepath.Join(opt.Dir, store.FileName)
+		if err := checkDir(opt.Dir, dbPath, opt.Create); err != nil {
+			return nil, err
+		}
+		if opt.Serve {
+			if d.unlock, err = lockDir(opt.Dir); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+			d.Created = append(d.Created, "database")
+		}
+		st, err = store.Open(ctx, dbPath)
 	}
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-		d.Created = append(d.Created, "database")
-	}
-	st, err := store.Open(ctx, dbPath)
 	if err != nil {
+		if d.unlock != nil {
+			d.unlock()
+		}
 		return nil, err
 	}
 	d.Store = st
-	if err := d.openMasterKey(ctx, opt.MasterKey); err != nil {
-		st.Close()
+	if err := d.openMasterKey(ctx, opt); err != nil {
+		d.Close()
 		return nil, err
 	}
 	if opt.Create {
 		if err := d.ensureProject(ctx, opt.Now()); err != nil {
-			st.Close()
+			d.Close()
 			return nil, err
 		}
 	}
@@ -111,18 +147,23 @@ func checkDir(dir, dbPath string, create bool) error {
 }
 
 // openMasterKey finds the master key and proves it opens this database.
-func (d *DataDir) openMasterKey(ctx context.Context, fromEnv string) error {
+func (d *DataDir) openMasterKey(ctx context.Context, opt Options) error {
 	check, err := d.Store.Meta(ctx, metaKeyCheck)
 	fresh := errors.Is(err, store.ErrNotFound)
 	if err != nil && !fresh {
 		return err
 	}
+	pg := opt.DatabaseURL != ""
+	if fresh && pg && !opt.Create {
+		return fmt.Errorf("the database at %s has not been set up by sendora yet: start `sendora serve` on it once", d.Store.Location())
+	}
 
 	var key identity.MasterKey
 	path := filepath.Join(d.Dir, MasterKeyFile)
+	createdKey := false
 	switch {
-	case fromEnv != "":
-		if key, err = identity.ParseMasterKey(fromEnv); err != nil {
+	case opt.MasterKey != "":
+		if key, err = identity.ParseMasterKey(opt.MasterKey); err != nil {
 			return fmt.Errorf("%s: %w", MasterKeyEnv, err)
 		}
 	default:
@@ -133,14 +174,18 @@ func (d *DataDir) openMasterKey(ctx context.Context, fromEnv string) error {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 		case errors.Is(err, fs.ErrNotExist) && fresh:
-			key = identity.NewMasterKey()
-			if err := writeKeyFile(path, key); err != nil {
+			if key, createdKey, err = createKeyFile(d.Dir, path); err != nil {
 				return err
 			}
-			d.Created = append(d.Created, MasterKeyFile)
+			if createdKey {
+				d.Created = append(d.Created, MasterKeyFile)
+			}
+		case errors.Is(err, fs.ErrNotExist) && pg:
+			return fmt.Errorf("master key missing: %s does not exist and %s is not set, but the database at %s holds secrets sealed with a master key; set %s to the key the other instances use, or copy their %s here (never create a new one: the secrets would be lost)",
+				path, MasterKeyEnv, d.Store.Location(), MasterKeyEnv, MasterKeyFile)
 		case errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("master key missing: %s does not exist and %s is not set, but %s holds secrets sealed with a master key; restore the key (never create a new one: the secrets would be lost)",
-				path, MasterKeyEnv, d.Store.Path())
+				path, MasterKeyEnv, d.Store.Location())
 		default:
 			return fmt.Errorf("master key: %w", err)
 		}
@@ -154,14 +199,45 @@ func (d *DataDir) openMasterKey(ctx context.Context, fromEnv string) error {
 		}
 	}
 	if _, err := d.Sealer.Open(metaKeyCheck, 0, check); err != nil {
+		if createdKey {
+			// Another instance set this database up at the same moment with
+			// a key of its own, and won: the key just written here opens
+			// nothing, so it must not stay to fail every later start.
+			os.Remove(path)
+			return fmt.Errorf("another instance set up the database at %s at the same moment with its own master key: give every instance the same key (%s, or the same %s) and start again",
+				d.Store.Location(), MasterKeyEnv, MasterKeyFile)
+		}
 		src := path
-		if fromEnv != "" {
+		if opt.MasterKey != "" {
 			src = MasterKeyEnv
 		}
 		return fmt.Errorf("wrong master key: the key from %s (id %s) does not open %s; use the key this database was created with",
-			src, d.Sealer.KeyID(), d.Store.Path())
+			src, d.Sealer.KeyID(), d.Store.Location())
 	}
 	return nil
+}
+
+// createKeyFile writes a new master key to path, creating dir if need be.
+// When another process on this machine wrote the file first, it reads that
+// one instead (created is false).
+func createKeyFile(dir, path string) (key identity.MasterKey, created bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return key, false, fmt.Errorf("create master key: %w", err)
+	}
+	key = identity.NewMasterKey()
+	err = writeKeyFile(path, key)
+	if errors.Is(err, fs.ErrExist) {
+		raw, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return key, false, fmt.Errorf("master key: %w", rerr)
+		}
+		key, err = identity.ParseMasterKey(string(raw))
+		if err != nil {
+			return key, false, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, false, nil
+	}
+	return key, err == nil, err
 }
 
 func writeKeyFile(path string, key identity.MasterKey) error {
@@ -171,10 +247,12 @@ func writeKeyFile(path string, key identity.MasterKey) error {
 	}
 	if _, err := f.WriteString(key.Encode() + "\n"); err != nil {
 		f.Close()
+		os.Remove(path)
 		return fmt.Errorf("create master key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
+		os.Remove(path)
 		return fmt.Errorf("create master key: %w", err)
 	}
 	return f.Close()
