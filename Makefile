@@ -1,5 +1,6 @@
 # The Makefile is the contract: run `make help` for the targets.
 SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -17,8 +18,9 @@ help: ## list the targets
 run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/server serve --data $(DATA) --addr $(ADDR)
 
-test: chromium ## run every test (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm)
-	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 ./...
+test: chromium ## run every test (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm); lists skipped tests
+	@if [ -z "$$SENDORA_TEST_DATABASE_URL" ]; then echo "make test: SENDORA_TEST_DATABASE_URL is not set: the PostgreSQL side of the suites is skipped (listed at the end); e.g. SENDORA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test"; fi
+	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 -json ./... | $(GO) run ./scripts/testsummary
 
 build: ## build bin/sendora (static, no cgo, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sendora ./cmd/server
