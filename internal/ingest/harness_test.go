@@ -18,7 +18,8 @@ import (
 	"github.com/sendora/sendora/internal/store/storetest"
 )
 
-// harness is the ingestion API over real HTTP on a real SQLite file.
+// harness is the ingestion API over real HTTP on a real SQLite file, or a
+// real PostgreSQL database inside onPostgres (postgres_test.go).
 type harness struct {
 	t       testing.TB
 	st      *store.Store
@@ -41,7 +42,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	st := storetest.New(t)
+	st := newStore(t)
 	sealer := storetest.Sealer()
 	clock := fakeclock.New(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	verifier := identity.NewVerifier(st, sealer, identity.VerifierOptions{Now: clock.Now})
