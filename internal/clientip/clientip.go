@@ -101,3 +101,20 @@ func (r *Resolver) Secure(req *http.Request) bool {
 	return len(r.trusted) > 0 && r.isTrusted(peer(req)) &&
 		strings.EqualFold(strings.TrimSpace(req.Header.Get("X-Forwarded-Proto")), "https")
 }
+
+// Key groups client addresses the way limits count them: an IPv4 address
+// alone, an IPv6 address by its /64, which one host or household usually
+// holds whole (so stepping through it buys no fresh budget). A string that
+// is not an address is its own key.
+func Key(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

@@ -169,51 +169,56 @@ func tooLarge(limit int64) *eventError {
 	return &eventError{Code: CodePayloadTooLarge, Message: what + " body is at most " + strconv.FormatInt(limit>>10, 10) + " KiB"}
 }
 
+// refusedByStore answers an event the store refuses on its own, every time
+// (store.IsTransient says no); the rest of its group was committed.
+func refusedByStore() *eventError {
+	return &eventError{Code: CodeInvalidEvent, Message: "the store refuses this event; it was not stored, and sending it again fails the same way"}
+}
+
 func overloaded() *eventError {
 	return &eventError{Code: CodeOverloaded, Message: "the server cannot keep up; nothing was stored, retry later"}
 }
 
 // resolveKey finds the project from the Bearer header or the body's key and
 // applies its origin rule and the per-key rate limit.
-func (h *Handler) resolveKey(ctx context.Context, req *request, bodyKey string, n int) (*project, *eventError, int) {
+func (h *Handler) resolveKey(ctx context.Context, req *request, bodyKey string, n int) (*project, *eventError, int, time.Duration) {
 	key := bodyKey
 	if auth := req.r.Header.Get("Authorization"); auth != "" {
 		bearer, ok := strings.CutPrefix(auth, "Bearer ")
 		if !ok {
-			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "Authorization must be: Bearer pk_live_…"}, http.StatusUnauthorized
+			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "Authorization must be: Bearer pk_live_…"}, http.StatusUnauthorized, 0
 		}
 		bearer = strings.TrimSpace(bearer)
 		if bodyKey != "" && bodyKey != bearer {
-			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "publicKey in the body and the Authorization header differ"}, http.StatusUnauthorized
+			return nil, &eventError{Code: CodeInvalidPublicKey, Message: "publicKey in the body and the Authorization header differ"}, http.StatusUnauthorized, 0
 		}
 		key = bearer
 	}
 	if key == "" {
-		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "a public key is required: \"publicKey\" in the body or Authorization: Bearer pk_live_…"}, http.StatusUnauthorized
+		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "a public key is required: \"publicKey\" in the body or Authorization: Bearer pk_live_…"}, http.StatusUnauthorized, 0
 	}
 	p, err := h.keys.lookup(ctx, key)
 	if errors.Is(err, errUnknownKey) {
-		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "unknown public key"}, http.StatusUnauthorized
+		return nil, &eventError{Code: CodeInvalidPublicKey, Message: "unknown public key"}, http.StatusUnauthorized, 0
 	}
 	if err != nil {
 		h.log.Error("look up public key", "err", err)
-		return nil, &eventError{Code: CodeInternal, Message: "internal error"}, http.StatusInternalServerError
+		return nil, &eventError{Code: CodeInternal, Message: "internal error"}, http.StatusInternalServerError, 0
 	}
 	if origin := req.r.Header.Get("Origin"); len(p.origins) > 0 && origin != "" && !slices.Contains(p.origins, origin) {
-		return nil, &eventError{Code: CodeOriginNotAllowed, Message: "this project does not accept events from this origin"}, http.StatusForbidden
+		return nil, &eventError{Code: CodeOriginNotAllowed, Message: "this project does not accept events from this origin"}, http.StatusForbidden, 0
 	}
 	info := reqlog.From(ctx)
 	info.Project, info.Events = p.name, n
 	if ok, wait := h.byKey.allow(key, n, req.received); !ok {
-		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		return nil, &eventError{Code: CodeRateLimited, Message: "rate limit for this public key exceeded"}, http.StatusTooManyRequests
+		return nil, &eventError{Code: CodeRateLimited, Message: "rate limit for this public key exceeded"}, http.StatusTooManyRequests, wait
 	}
-	return p, nil, 0
+	return p, nil, 0, 0
 }
 
 // limitIP applies the per-IP rate limit.
 func (h *Handler) limitIP(req *request, n int) bool {
-	if ok, wait := h.byIP.allow(req.ip, n, req.received); !ok {
+	if ok, wait := h.byIP.allow(clientip.Key(req.ip), n, req.received); !ok {
 		writeError(req.w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "rate limit for this client exceeded"}, wait)
 		return false
 	}
@@ -244,9 +249,9 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	if !h.limitIP(req, 1) {
 		return
 	}
-	p, eerr, status := h.resolveKey(r.Context(), req, ev.PublicKey, 1)
+	p, eerr, status, retry := h.resolveKey(r.Context(), req, ev.PublicKey, 1)
 	if eerr != nil {
-		writeError(w, status, eerr, retryAfter(w))
+		writeError(w, status, eerr, retry)
 		return
 	}
 	if eerr := ev.validate(); eerr != nil {
@@ -267,15 +272,21 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := [1]store.EventRow{h.row(req, p, &ev, reason)}
-	var inserted [1]bool
-	if err := h.writer.Submit(r.Context(), rows[:], inserted[:]); err != nil {
+	var results [1]Result
+	if err := h.writer.Submit(r.Context(), rows[:], nil, results[:]); err != nil {
 		h.submitFailed(w, err)
 		return
 	}
-	if reason != identity.Verified && inserted[0] {
+	if results[0] == Refused {
+		h.observeEvent(p, eventInvalid, 0, false)
+		writeError(w, http.StatusBadRequest, refusedByStore(), 0)
+		return
+	}
+	inserted := results[0] == Stored
+	if reason != identity.Verified && inserted {
 		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, false)})
 	}
-	h.observeEvent(p, eventAccepted, reason, inserted[0])
+	h.observeEvent(p, eventAccepted, reason, inserted)
 	// The hot path's answer, written without reflection.
 	b := make([]byte, 0, 48+len(rows[0].MessageID))
 	b = append(b, `{"accepted":1,"messageId":`...)
@@ -330,9 +341,9 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	if !h.limitIP(req, len(items)) {
 		return
 	}
-	p, eerr, status := h.resolveKey(r.Context(), req, bodyKey, len(items))
+	p, eerr, status, retry := h.resolveKey(r.Context(), req, bodyKey, len(items))
 	if eerr != nil {
-		writeError(w, status, eerr, retryAfter(w))
+		writeError(w, status, eerr, retry)
 		return
 	}
 	kr, err := h.verifier.Keyring(r.Context(), p.id)
@@ -345,6 +356,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	var rej []rejected
 	var enforced, reportOnly []store.RejectionRow
 	rows := make([]store.EventRow, 0, len(items))
+	rowItem := make([]int, 0, len(items)) // rows[k] is items[rowItem[k]]
 	// Events stored unverified (strict off): recorded as report-only once
 	// the commit says they were new.
 	type unverified struct {
@@ -373,18 +385,32 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 			pending = append(pending, unverified{len(rows), i, reason})
 		}
 		rows = append(rows, h.row(req, p, &it.ev, reason))
+		rowItem = append(rowItem, i)
 	}
-	h.writer.Reject(enforced)
 
-	inserted := make([]bool, len(rows))
-	if err := h.writer.Submit(r.Context(), rows, inserted); err != nil {
+	// The enforced rejections commit with the events: a batch answered
+	// 503 and retried is counted once.
+	results := make([]Result, len(rows))
+	if err := h.writer.Submit(r.Context(), rows, enforced, results); err != nil {
 		h.observe(&out)
 		h.submitFailed(w, err)
 		return
 	}
-	out.Accepted = len(rows)
+	refused := false
+	for k, res := range results {
+		if res == Refused {
+			rej = append(rej, rejected{rowItem[k], refusedByStore()})
+			out.Invalid++
+			refused = true
+			continue
+		}
+		out.Accepted++
+	}
+	if refused {
+		slices.SortFunc(rej, func(a, b rejected) int { return a.Index - b.Index })
+	}
 	for _, u := range pending {
-		if inserted[u.row] {
+		if results[u.row] == Stored {
 			reportOnly = append(reportOnly, h.rejection(req, p, u.item, &items[u.item].ev, u.reason, false))
 			out.ReportOnly[u.reason]++
 		}
@@ -397,7 +423,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Accepted int        `json:"accepted"`
 		Rejected []rejected `json:"rejected"`
-	}{len(rows), rej})
+	}{out.Accepted, rej})
 }
 
 // row converts a verified (or report-only) event into its stored form.
@@ -475,6 +501,8 @@ func (h *Handler) submitFailed(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrOverloaded), errors.Is(err, ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+	case errors.Is(err, ErrStore): // logged once by the writer, for the whole group
+		writeError(w, http.StatusServiceUnavailable, &eventError{Code: CodeOverloaded, Message: "the store failed to commit; nothing was stored, retry later"}, 5*time.Second)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client is gone; the events may still commit (and a retry is
 		// deduplicated by messageId).
@@ -490,19 +518,10 @@ func (h *Handler) internal(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusInternalServerError, &eventError{Code: CodeInternal, Message: "internal error"}, 0)
 }
 
-// retryAfter reads back a Retry-After that resolveKey set.
-func retryAfter(w http.ResponseWriter) time.Duration {
-	if s := w.Header().Get("Retry-After"); s != "" {
-		n, _ := strconv.Atoi(s)
-		return time.Duration(n) * time.Second
-	}
-	return 0
-}
-
 // writeError writes the contract's error shape.
 func writeError(w http.ResponseWriter, status int, e *eventError, retry time.Duration) {
-	if retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(retry, time.Second)/time.Second)))
+	if retry > 0 { // whole seconds, rounded up: a client waiting less is refused again
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, status, struct {
 		Error *eventError `json:"error"`

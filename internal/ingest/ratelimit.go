@@ -4,68 +4,84 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// limiter is a keyed token bucket: rate events per second with a burst of
-// two seconds' worth. It forgets idle keys, so a spray of client addresses
-// cannot grow it without bound.
+// limiter is a keyed rate limit: rate events per second per key with a
+// burst of two seconds' worth, each key a rate.Limiter.
+//
+// Every event is charged. A request may start when its key's bucket holds
+// its events, or, for a batch larger than the burst, when the bucket is
+// full; the events beyond the bucket are charged as debt that the key's
+// later requests wait out. So a key limited to 10 events/s sends at most
+// 10 events/s on average, however it batches them.
+//
+// Memory is bounded without forgetting anyone who is being limited: an
+// entry is dropped only once its bucket has refilled (it then holds no
+// state: a new entry would be the same). While the map is full of keys
+// still being limited, new keys share one overflow bucket rather than
+// evict a key that is blocked or wipe the map.
 type limiter struct {
-	rate  float64
-	burst float64
+	rate  rate.Limit
+	burst int
 	max   int
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
+	mu       sync.Mutex
+	m        map[string]*rate.Limiter
+	overflow *rate.Limiter
+	swept    time.Time
 }
 
 func newLimiter(perSecond float64) *limiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &limiter{rate: perSecond, burst: max(1, 2*perSecond), max: 100_000, buckets: map[string]*bucket{}}
+	burst := max(1, int(math.Ceil(2*perSecond)))
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, max: 100_000, m: map[string]*rate.Limiter{},
+		overflow: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
-// allow takes n tokens for key. When it refuses, it returns how long until
-// n tokens are available (at least one second, as Retry-After counts whole
-// seconds). A nil limiter allows everything.
+// allow charges n events to key at now. When it refuses (charging
+// nothing), it returns how long until the request could start. A nil
+// limiter allows everything.
 func (l *limiter) allow(key string, n int, now time.Time) (bool, time.Duration) {
-	if l == nil {
+	if l == nil || n <= 0 {
 		return true, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute || len(l.buckets) >= l.max {
+	if now.Sub(l.swept) > time.Minute {
 		l.sweep(now)
 	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	need := min(float64(n), l.burst) // a batch bigger than the burst waits for a full bucket
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(l.burst, b.tokens+el*l.rate)
-		b.last = now
-	}
-	if b.tokens >= need {
-		b.tokens -= need
-		return true, 0
-	}
-	wait := time.Duration(math.Ceil((need-b.tokens)/l.rate)) * time.Second
-	return false, max(wait, time.Second)
-}
-
-// sweep drops buckets that have refilled completely: they hold no state.
-func (l *limiter) sweep(now time.Time) {
-	l.swept = now
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
-	for k, b := range l.buckets {
-		if now.Sub(b.last) > full {
-			delete(l.buckets, k)
+	lim := l.m[key]
+	if lim == nil {
+		if len(l.m) >= l.max {
+			l.sweep(now)
+		}
+		if len(l.m) < l.max {
+			lim = rate.NewLimiter(l.rate, l.burst)
+			l.m[key] = lim
+		} else {
+			lim = l.overflow
 		}
 	}
-	if len(l.buckets) >= l.max {
-		clear(l.buckets)
+	need := min(n, l.burst)
+	if tokens := lim.TokensAt(now); tokens < float64(need) {
+		return false, time.Duration((float64(need) - tokens) / float64(l.rate) * float64(time.Second))
+	}
+	for left := n; left > 0; left -= l.burst {
+		lim.ReserveN(now, min(left, l.burst)) // never cancelled: what exceeds the bucket is debt
+	}
+	return true, 0
+}
+
+// sweep drops the entries whose buckets are full again.
+func (l *limiter) sweep(now time.Time) {
+	l.swept = now
+	for k, lim := range l.m {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.m, k)
+		}
 	}
 }

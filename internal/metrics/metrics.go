@@ -49,6 +49,7 @@ type Metrics struct {
 	commitDuration         prometheus.Histogram
 	commits, commitErrors  prometheus.Counter
 	stored, duplicates     prometheus.Counter
+	refusedByStore         prometheus.Counter
 	retentionDeleted       prometheus.Counter
 	retentionErrors        prometheus.Counter
 	retentionSweepDuration prometheus.Histogram
@@ -139,6 +140,10 @@ func New(version string) *Metrics {
 			Namespace: namespace, Subsystem: "events", Name: "duplicates_total",
 			Help: "Events not inserted because their messageId was already stored (SDK retries).",
 		}),
+		refusedByStore: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "events", Name: "refused_by_store_total",
+			Help: "Events the store refused on their own every time (answered 400 INVALID_EVENT), isolated so the rest of their commit landed.",
+		}),
 
 		retentionDeleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "retention", Name: "deleted_events_total",
@@ -170,7 +175,7 @@ func New(version string) *Metrics {
 		build,
 		m.httpRequests, m.httpDuration,
 		m.accepted, m.rejected, m.reportOnly, m.invalid, m.batchEvents,
-		m.commitEvents, m.commitDuration, m.commits, m.commitErrors, m.stored, m.duplicates,
+		m.commitEvents, m.commitDuration, m.commits, m.commitErrors, m.stored, m.duplicates, m.refusedByStore,
 		m.retentionDeleted, m.retentionErrors, m.retentionSweepDuration,
 	)
 	return m
@@ -295,7 +300,8 @@ func (m *Metrics) Commit(s ingest.CommitStats) {
 		return
 	}
 	m.stored.Add(float64(s.Inserted))
-	m.duplicates.Add(float64(s.Events - s.Inserted))
+	m.duplicates.Add(float64(s.Events - s.Inserted - s.Refused))
+	m.refusedByStore.Add(float64(s.Refused))
 }
 
 // RetentionSwept records one retention sweep. It is retention.Options.OnSweep.

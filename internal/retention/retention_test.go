@@ -163,7 +163,7 @@ func TestRunReportsSweepsAndIngestionContinues(t *testing.T) {
 			for i := range 50 {
 				rows := []store.EventRow{{ProjectID: p.ID, MessageID: fmt.Sprintf("live-%d-%d", g, i), Type: "track", Event: "E",
 					Timestamp: clk.Now(), ReceivedAt: clk.Now(), Verification: "verified"}}
-				if err := w.Submit(context.Background(), rows, make([]bool, 1)); err != nil {
+				if err := w.Submit(context.Background(), rows, nil, make([]ingest.Result, 1)); err != nil {
 					t.Errorf("submit during retention: %v", err)
 					return
 				}

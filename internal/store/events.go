@@ -110,6 +110,22 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	return nil
 }
 
+// TryEvents writes events in a transaction and rolls it back: nil means
+// they could be stored, an error is what storing them would fail with. The
+// ingestion writer uses it to find which events of a failed group commit
+// cause a deterministic error, without committing anything until it knows.
+func (s *Store) TryEvents(ctx context.Context, events []EventRow) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: try %d events: %w", len(events), err)
+	}
+	defer tx.Rollback()
+	if err := s.insertEvents(ctx, tx, events, nil, map[CountKey]int64{}); err != nil {
+		return fmt.Errorf("store: try %d events: %w", len(events), err)
+	}
+	return nil
+}
+
 // insertChunk is how many events one INSERT statement carries. Multi-row
 // inserts pay the per-statement cost (bind, step, reset) once per chunk
 // instead of once per event.
