@@ -13,36 +13,104 @@ import (
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/ingest"
 	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
 )
 
-// These tests make the real SQLite file fail the way no validated event
-// can today, to prove the writer's handling of store errors: a trigger that
+// These tests make the real database fail the way no validated event can
+// today, to prove the writer's handling of store errors: a trigger that
 // refuses some events (a deterministic error), a profile left malformed by
 // an older version (json_patch fails every identify of that user), and a
 // lock held by another connection (a transient error).
 
-// sqliteSide opens a second connection to the harness's database file.
-func sqliteSide(t *testing.T, h *harness, txlock string) *sql.DB {
+// side is a second connection to the harness's database, as another
+// process would hold: on the SQLite file, or on the PostgreSQL database.
+type side struct {
+	t  *testing.T
+	db *sql.DB
+	pg bool
+}
+
+func newSide(t *testing.T, h *harness) *side {
 	t.Helper()
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	if txlock != "" {
-		q.Set("_txlock", txlock)
+	var db *sql.DB
+	var err error
+	pg := h.st.Dialect() == "postgres"
+	if pg {
+		// The harness's database on the test server (its URL, with any
+		// password, is the server's; Location gives the database's name).
+		u, perr := url.Parse(storetest.PostgresURL())
+		loc, lerr := url.Parse(h.st.Location())
+		if perr != nil || lerr != nil {
+			t.Fatal(perr, lerr)
+		}
+		u.Path = loc.Path
+		db, err = sql.Open("pgx", u.String())
+	} else {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Set("_txlock", "immediate")
+		db, err = sql.Open("sqlite", "file:"+h.st.Path()+"?"+q.Encode())
 	}
-	db, err := sql.Open("sqlite", "file:"+h.st.Path()+"?"+q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(2)
 	t.Cleanup(func() { db.Close() })
-	return db
+	return &side{t: t, db: db, pg: pg}
 }
 
-func exec(t *testing.T, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.Exec(q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
+func (s *side) exec(q string, args ...any) {
+	s.t.Helper()
+	if _, err := s.db.Exec(q, args...); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// poisonTrigger makes the store refuse, every time, each event named
+// "poison": a deterministic error no validation knows of.
+func (s *side) poisonTrigger() {
+	s.t.Helper()
+	if s.pg {
+		s.exec(`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN IF NEW.event = 'poison' THEN RAISE EXCEPTION 'poison event'; END IF; RETURN NEW; END $$`)
+		s.exec(`CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()`)
+		return
+	}
+	s.exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event = 'poison'
+		BEGIN SELECT RAISE(ABORT, 'poison event'); END`)
+}
+
+// failWrites makes every commit fail with a transient error until the
+// returned function is called: on SQLite a write lock held past
+// busy_timeout (SQLITE_BUSY after 10 s); on PostgreSQL a table lock that
+// makes inserts wait, and the waiting connections terminated (SQLSTATE
+// 57P01, as in a failover).
+func (s *side) failWrites() (release func()) {
+	s.t.Helper()
+	tx, err := s.db.Begin() // SQLite: BEGIN IMMEDIATE, the write lock
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if !s.pg {
+		return func() { tx.Rollback() }
+	}
+	if _, err := tx.Exec(`LOCK TABLE events IN EXCLUSIVE MODE`); err != nil {
+		s.t.Fatal(err)
+	}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			s.db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`)
+		}
+	}()
+	return func() { close(stop); <-stopped; tx.Rollback() }
 }
 
 // commits records the writer's commits.
@@ -64,8 +132,7 @@ func (c *commits) all() []ingest.CommitStats {
 func TestDeterministicStoreErrorIsIsolated(t *testing.T) {
 	var cs commits
 	h := newHarness(t, func(o *harnessOptions) { o.writer.OnCommit = cs.add })
-	exec(t, sqliteSide(t, h, ""), `CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event = 'poison'
-		BEGIN SELECT RAISE(ABORT, 'poison event'); END`)
+	newSide(t, h).poisonTrigger()
 
 	var evs []map[string]any
 	for i := range 500 {
@@ -121,8 +188,7 @@ func TestDeterministicStoreErrorIsIsolated(t *testing.T) {
 // answered 200 and stored.
 func TestPoisonAmongConcurrentRequests(t *testing.T) {
 	h := newHarness(t)
-	exec(t, sqliteSide(t, h, ""), `CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event = 'poison'
-		BEGIN SELECT RAISE(ABORT, 'poison event'); END`)
+	newSide(t, h).poisonTrigger()
 	const n = 40
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
@@ -164,7 +230,7 @@ func TestMalformedProfileRefusesOnlyItsIdentifies(t *testing.T) {
 	if r := h.post("/events", h.js(ev("type", "identify", "userId", "u_broken", "traits", ev("plan", "pro")))); r.status != 200 {
 		t.Fatalf("identify: %d %s", r.status, r.raw)
 	}
-	exec(t, sqliteSide(t, h, ""), `UPDATE profiles SET traits = '{"plan":' WHERE user_id = 'u_broken'`)
+	newSide(t, h).exec(`UPDATE profiles SET traits = '{"plan":' WHERE user_id = 'u_broken'`)
 	r := h.post("/events/batch", h.batch(
 		ev("type", "identify", "userId", "u_ok", "traits", ev("plan", "free")),
 		ev("type", "identify", "userId", "u_broken", "traits", ev("plan", "enterprise")),
@@ -205,11 +271,7 @@ func TestTransientStoreErrorFailsTheGroupFast(t *testing.T) {
 		t.Fatalf("warm-up: %d %s", r.status, r.raw)
 	}
 	before := len(cs.all())
-	locker := sqliteSide(t, h, "immediate")
-	tx, err := locker.Begin() // BEGIN IMMEDIATE: the write lock
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := newSide(t, h).failWrites()
 	const n = 4
 	var wg sync.WaitGroup
 	for i := range n {
@@ -228,9 +290,7 @@ func TestTransientStoreErrorFailsTheGroupFast(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	var failedEvents, failedCommits int
 	for _, c := range cs.all()[before:] {
 		if c.Err == nil {

@@ -43,6 +43,18 @@ func TestServerIDsAreNeverRetriesOnPostgres(t *testing.T) {
 func TestPoisonEventInBatchOnPostgres(t *testing.T) { onPostgres(t, TestPoisonEventInBatch) }
 func TestNestingBoundaryOnPostgres(t *testing.T)    { onPostgres(t, TestNestingBoundary) }
 func TestStoredTimeBoundsOnPostgres(t *testing.T)   { onPostgres(t, TestStoredTimeBounds) }
+func TestDeterministicStoreErrorIsIsolatedOnPostgres(t *testing.T) {
+	onPostgres(t, TestDeterministicStoreErrorIsIsolated)
+}
+func TestPoisonAmongConcurrentRequestsOnPostgres(t *testing.T) {
+	onPostgres(t, TestPoisonAmongConcurrentRequests)
+}
+func TestMalformedProfileRefusesOnlyItsIdentifiesOnPostgres(t *testing.T) {
+	onPostgres(t, TestMalformedProfileRefusesOnlyItsIdentifies)
+}
+func TestTransientStoreErrorFailsTheGroupFastOnPostgres(t *testing.T) {
+	onPostgres(t, TestTransientStoreErrorFailsTheGroupFast)
+}
 
 // onPostgres runs test with every harness it (or its subtests) makes on
 // PostgreSQL.

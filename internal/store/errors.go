@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -45,6 +46,29 @@ func IsTransient(err error) bool {
 	if errors.As(err, &se) {
 		return sqliteTransient(se.Code())
 	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return postgresTransient(pe.Code)
+	}
+	return true
+}
+
+// postgresTransient classifies a PostgreSQL SQLSTATE by its class (the
+// first two characters).
+func postgresTransient(code string) bool {
+	if len(code) < 2 {
+		return true
+	}
+	switch code[:2] {
+	case "22", // data exception: invalid JSON text, a character the encoding lacks, a number out of range
+		"23", // integrity constraint violation: UNIQUE, CHECK, NOT NULL, foreign key
+		"54", // program limit exceeded: a value too deep (stack depth) or too large
+		"P0": // raised by a PL/pgSQL function or trigger (json_patch's own checks)
+		return false
+	}
+	// 08 connection, 40 serialization failure or deadlock, 53 insufficient
+	// resources (disk full, out of memory), 57 operator intervention (a
+	// restart, a cancelled statement), 58 system (I/O) and the rest.
 	return true
 }
 
