@@ -2,6 +2,8 @@ package identity_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,7 @@ func BenchmarkKeyringVerify(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if r := kr.Verify(user, bc.token, t0); r != bc.want {
 					b.Fatalf("Verify = %s, want %s", r, bc.want)
@@ -158,9 +161,67 @@ func BenchmarkKeyringVerifyJWT(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.token)))
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if r := kr.VerifyToken(user, bc.token, t0); r.Reason != bc.want {
 					b.Fatalf("VerifyToken = %s, want %s", r.Reason, bc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKeyringVerifyJWTWorstCase is what a forger can make a JWT cost:
+// against the fullest keyring (one HMAC per secret, five), a typical
+// token, and one of MaxTokenLength bytes whose traits are as many short
+// keys as fit (the duplicate-key check's map path); and a token of that
+// size refused for a duplicated trait (all of the parsing, no HMAC).
+func BenchmarkKeyringVerifyJWTWorstCase(b *testing.B) {
+	keys := []key{
+		{secret: identity.NewSecret(), status: identity.StatusCurrent},
+		{secret: identity.NewSecret(), status: identity.StatusPrevious, until: t0.Add(time.Hour)},
+	}
+	for range identity.KeepRetired {
+		keys = append(keys, key{secret: identity.NewSecret(), status: identity.StatusRetired})
+	}
+	kr := newKeyring(b, true, keys...)
+	const user = "usr_2f9c1e7a4b"
+	forger := identity.NewSecret()
+	big := func(dup bool) string {
+		var tr strings.Builder
+		tr.WriteString(`{"0":0`)
+		for i := 1; ; i++ {
+			k := strconv.Itoa(i)
+			if dup && i == 500 {
+				k = "0"
+			}
+			next := tr.String() + `,"` + k + `":0`
+			tok := rawJWT(hs256, `{"sub":"`+user+`","exp":`+unix(time.Hour)+`,"traits":`+next+`}}`, forger.Reveal())
+			if len(tok) > identity.MaxTokenLength {
+				return rawJWT(hs256, `{"sub":"`+user+`","exp":`+unix(time.Hour)+`,"traits":`+tr.String()+`}}`, forger.Reveal())
+			}
+			tr.WriteString(`,"` + k + `":0`)
+		}
+	}
+	for _, bc := range []struct {
+		name  string
+		token string
+		want  identity.Reason
+	}{
+		{"typical", jwtBenchToken(b, forger, user), identity.SignatureMismatch},
+		{"8KiB_of_traits", big(false), identity.SignatureMismatch},
+		{"8KiB_duplicated_trait", big(true), identity.MalformedToken},
+	} {
+		if len(bc.token) > identity.MaxTokenLength {
+			b.Fatalf("%s: %d bytes", bc.name, len(bc.token))
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.token)))
+			defer cpuPerOp(b)()
+			for b.Loop() {
+				if r := kr.Verify(user, bc.token, t0); r != bc.want {
+					b.Fatalf("Verify = %s, want %s", r, bc.want)
 				}
 			}
 		})

@@ -1,12 +1,14 @@
 package identity
 
 import (
+	"bytes"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// A strict reader of the top level of a JSON object, for JWT headers and
-// claims. encoding/json matches keys case-insensitively ({"SUB": …} fills
+// Strict readers of the top level of a JSON object, for JWT headers and
+// claims: objectScanner validates as it reads; objectReader walks an
+// object already validated (the traits of a token being signed). encoding/json matches keys case-insensitively ({"SUB": …} fills
 // a field tagged "sub") and keeps the last of duplicated keys; JavaScript
 // verifiers read keys exactly. So that no token means one thing here and
 // another to the customer's own JWT library, a member is looked up by its
@@ -50,7 +52,7 @@ func (r *objectReader) next() (key, val []byte, ok bool) {
 		return nil, nil, false
 	}
 	i = skipSpace(b, i+1)
-	vend, _ := valueEnd(b, i)
+	vend := valueEnd(b, i)
 	r.i = vend
 	return key, b[i:vend], true
 }
@@ -78,16 +80,14 @@ func stringEnd(b []byte, i int) int {
 	return len(b)
 }
 
-// valueEnd returns the index just past the value starting at b[i], and
-// how deeply it nests (0 for a string, number or literal, 1 for [] or {},
-// 2 for [[]], …).
-func valueEnd(b []byte, i int) (end, depth int) {
+// valueEnd returns the index just past the value starting at b[i].
+func valueEnd(b []byte, i int) int {
 	if i >= len(b) {
-		return len(b), 0
+		return len(b)
 	}
 	switch b[i] {
 	case '"':
-		return stringEnd(b, i), 0
+		return stringEnd(b, i)
 	case '{', '[':
 		d := 0
 		for j := i; j < len(b); j++ {
@@ -96,43 +96,34 @@ func valueEnd(b []byte, i int) (end, depth int) {
 				j = stringEnd(b, j) - 1
 			case '{', '[':
 				d++
-				depth = max(depth, d)
 			case '}', ']':
 				d--
 				if d == 0 {
-					return j + 1, depth
+					return j + 1
 				}
 			}
 		}
-		return len(b), depth
+		return len(b)
 	}
 	j := i
 	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
 		j++
 	}
-	return j, 0
+	return j
 }
 
-// unquote decodes the JSON string literal q (quotes included). It returns
-// the content itself when there is no escape, so nothing is allocated in
-// the common case. It refuses what encoding/json would silently replace
-// with U+FFFD: an escaped lone surrogate ("\ud800"), so a signed "sub"
-// means exactly one userId.
+// unquote decodes the JSON string literal q (quotes included), which
+// must be one the validator accepted (no raw control character or quote
+// inside). It returns the content itself when there is no escape, so
+// nothing is allocated in the common case. It refuses what encoding/json
+// would silently replace with U+FFFD: an escaped lone surrogate
+// ("\ud800"), so a signed "sub" means exactly one userId.
 func unquote(q []byte) ([]byte, bool) {
 	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
 		return nil, false
 	}
 	s := q[1 : len(q)-1]
-	esc := -1
-	for i, c := range s {
-		if c == '\\' {
-			esc = i
-			break
-		}
-		if c < 0x20 || c == '"' {
-			return nil, false
-		}
-	}
+	esc := bytes.IndexByte(s, '\\')
 	if esc < 0 {
 		return s, true
 	}
@@ -217,22 +208,10 @@ func hex4(s []byte, i int) (rune, bool) {
 // object (level 1) holding traits that nest MaxTraitsDepth levels.
 const maxJSONDepth = MaxTraitsDepth + 1
 
-// validJSON reports whether b is one JSON value (RFC 8259), with white
-// space around it, nesting at most maxDepth arrays and objects. It is
-// encoding/json's json.Valid with a depth bound, about four times faster
-// on tokens (FuzzValidJSON holds it to json.Valid). Bytes of 0x80 and
-// above are accepted in strings, as json.Valid accepts them; callers check
-// UTF-8 with utf8.Valid.
-func validJSON(b []byte, maxDepth int) bool {
-	v := jsonValidator{b: b}
-	v.space()
-	if !v.value(maxDepth) {
-		return false
-	}
-	v.space()
-	return v.i == len(b)
-}
-
+// jsonValidator checks JSON text against RFC 8259's grammar, as
+// json.Valid does, with a bound on nesting. Bytes of 0x80 and above are
+// accepted in strings, as json.Valid accepts them; callers check UTF-8
+// with utf8.Valid. FuzzJSONScan holds it to json.Valid.
 type jsonValidator struct {
 	b []byte
 	i int
@@ -380,4 +359,66 @@ func (v *jsonValidator) number() bool {
 		}
 	}
 	return true
+}
+
+// objectScanner reads a JSON object member by member and validates it as
+// it goes (json.Valid's grammar), so a token's claims are checked and read
+// in one pass. Keys are returned as written; the caller picks each value's
+// nesting bound once it has seen the key.
+type objectScanner struct {
+	v    jsonValidator
+	more bool // a member was read: the next one needs a ','
+}
+
+// newObjectScanner starts on b, which must hold one object and nothing
+// but white space around it.
+func newObjectScanner(b []byte) (objectScanner, bool) {
+	s := objectScanner{v: jsonValidator{b: b}}
+	s.v.space()
+	return s, s.v.eat('{')
+}
+
+// key reads the next member's key (quoted, escapes undecoded) and the ':'
+// after it. done is true at the closing brace; ok is false on a syntax
+// error.
+func (s *objectScanner) key() (key []byte, done, ok bool) {
+	v := &s.v
+	v.space()
+	if v.eat('}') {
+		return nil, true, true
+	}
+	if s.more {
+		if !v.eat(',') {
+			return nil, false, false
+		}
+		v.space()
+	}
+	start := v.i
+	if !v.str() {
+		return nil, false, false
+	}
+	key = v.b[start:v.i]
+	v.space()
+	if !v.eat(':') {
+		return nil, false, false
+	}
+	v.space()
+	s.more = true
+	return key, false, true
+}
+
+// rest reports, after the closing brace, whether only white space follows.
+func (s *objectScanner) rest() bool {
+	s.v.space()
+	return s.v.i == len(s.v.b)
+}
+
+// value reads the member's value, which may nest at most depth arrays and
+// objects.
+func (s *objectScanner) value(depth int) ([]byte, bool) {
+	start := s.v.i
+	if !s.v.value(depth) {
+		return nil, false
+	}
+	return s.v.b[start:s.v.i], true
 }

@@ -3,12 +3,15 @@ package identity
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -36,9 +39,10 @@ import (
 //     library builds a new HMAC for every key and every token, which with
 //     its header map and claims decoding cost 12 µs a token here, four
 //     times the budget (docs/BENCHMARKS.md).
-//  3. The time and subject rules are the library's own: jwt.Validator with
-//     WithLeeway(JWTLeeway), WithIssuedAt and WithSubject(userID) validates
-//     the decoded jwtClaims, and jwtReason maps its errors to reasons.
+//  3. The time rules are the library's own: jwt.Validator with
+//     WithLeeway(JWTLeeway) and WithIssuedAt validates the decoded
+//     jwtClaims, and jwtReason maps its errors to reasons; then sub must
+//     be exactly the userId.
 //
 // The tests hold this path to the library's: every token verified here
 // also passes jwt.Parser pinned with WithValidMethods([]string{"HS256"})
@@ -69,10 +73,30 @@ const maxNumericDate = 253402300799
 // implements jwt.Claims, so the library's Validator checks its times and
 // subject.
 type jwtClaims struct {
-	sub                    []byte
-	exp, nbf, iat          jwt.NumericDate
+	sub []byte
+	// exp, nbf and iat in whole seconds: the library truncates NumericDates
+	// to seconds (jwt.TimePrecision), and numericDate floors them alike.
+	exp, nbf, iat          int64
 	hasExp, hasNbf, hasIat bool
 	traits                 []byte // the raw object, nil when absent
+}
+
+// jwtTimes are a token's exp, nbf and iat as the library's Validator reads
+// them. They are built from the seconds rather than copied from the
+// claims: escape analysis does not tell a struct's fields apart, so handing
+// a copy of the claims to the Validator (an interface: it escapes) would
+// move the token's bytes, which the claims alias, to the heap.
+type jwtTimes struct {
+	exp, nbf, iat          jwt.NumericDate
+	hasExp, hasNbf, hasIat bool
+}
+
+func (c *jwtClaims) times() jwtTimes {
+	return jwtTimes{
+		exp: jwt.NumericDate{Time: time.Unix(c.exp, 0)}, hasExp: c.hasExp,
+		nbf: jwt.NumericDate{Time: time.Unix(c.nbf, 0)}, hasNbf: c.hasNbf,
+		iat: jwt.NumericDate{Time: time.Unix(c.iat, 0)}, hasIat: c.hasIat,
+	}
 }
 
 // Claim bits for duplicate detection.
@@ -84,85 +108,128 @@ const (
 	claimTraits
 )
 
-// decode reads the claims from the decoded payload b, keeping slices of b.
+// decodeClaims reads the claims from the decoded payload b, keeping slices of b.
 // It fails on anything but a JSON object in valid UTF-8 with a non-empty
 // string "sub"; on a non-numeric or out-of-range exp, nbf or iat; on
 // traits that are neither an object nor null (null is no traits), nest
 // deeper than MaxTraitsDepth or repeat a key; and on any of these claims
 // appearing twice.
-func (c *jwtClaims) decode(b []byte) bool {
-	if !utf8.Valid(b) || !validJSON(b, maxJSONDepth) {
-		return false
+//
+// It returns the claims rather than filling a *jwtClaims, so that the
+// claims, which alias b, can stay on the caller's stack with b.
+func decodeClaims(b []byte) (c jwtClaims, ok bool) {
+	if !utf8.Valid(b) {
+		return c, false
 	}
-	r, ok := newObjectReader(b)
+	sc, ok := newObjectScanner(b)
 	if !ok {
-		return false
+		return c, false
 	}
 	seen := 0
 	for {
-		rawKey, val, more := r.next()
-		if !more {
-			break
+		rawKey, done, ok := sc.key()
+		if done || !ok {
+			return c, ok && sc.rest() && seen&claimSub != 0
 		}
 		key, ok := unquote(rawKey)
 		if !ok {
-			return false
+			return c, false
 		}
 		var bit int
 		switch {
 		case string(key) == "sub":
 			bit = claimSub
-			if c.sub, ok = unquote(val); !ok || len(c.sub) == 0 {
-				return false
-			}
 		case string(key) == "exp":
 			bit = claimExp
-			if c.exp, ok = numericDate(val); !ok {
-				return false
-			}
-			c.hasExp = true
 		case string(key) == "nbf":
 			bit = claimNbf
-			if c.nbf, ok = numericDate(val); !ok {
-				return false
-			}
-			c.hasNbf = true
 		case string(key) == "iat":
 			bit = claimIat
-			if c.iat, ok = numericDate(val); !ok {
-				return false
-			}
-			c.hasIat = true
 		case string(key) == "traits":
 			bit = claimTraits
-			if string(val) == "null" {
-				// Absent, as an event's "traits": null is: signers
-				// serialise a nil map or None so.
-				break
-			}
-			if len(val) == 0 || val[0] != '{' {
-				return false
-			}
-			if _, depth := valueEnd(val, 0); depth > MaxTraitsDepth || !keysUnique(val) {
-				return false
-			}
-			c.traits = val
-		default:
-			continue
 		}
 		if seen&bit != 0 {
-			return false
+			return c, false
 		}
 		seen |= bit
+		if bit == claimTraits {
+			if c.traits, ok = scanTraits(&sc); !ok {
+				return c, false
+			}
+			continue
+		}
+		val, ok := sc.value(maxJSONDepth - 1) // the claims object is level 1
+		if !ok {
+			return c, false
+		}
+		switch bit {
+		case claimSub:
+			if c.sub, ok = unquote(val); !ok || len(c.sub) == 0 {
+				return c, false
+			}
+		case claimExp:
+			c.exp, ok = numericDate(val)
+			c.hasExp = true
+		case claimNbf:
+			c.nbf, ok = numericDate(val)
+			c.hasNbf = true
+		case claimIat:
+			c.iat, ok = numericDate(val)
+			c.hasIat = true
+		}
+		if !ok {
+			return c, false
+		}
 	}
-	return seen&claimSub != 0
+}
+
+// scanTraits reads the traits claim's value at sc: an object nesting at
+// most MaxTraitsDepth levels with each key once, returned raw; or null,
+// which is no traits (nil), as an event's "traits": null is: signers
+// serialise a nil map or None so. The keys are collected as the object is
+// validated, in one pass.
+func scanTraits(sc *objectScanner) ([]byte, bool) {
+	v := &sc.v
+	if v.literal("null") {
+		return nil, true
+	}
+	start := v.i
+	if !v.eat('{') {
+		return nil, false
+	}
+	obj := objectScanner{v: jsonValidator{b: v.b, i: v.i}}
+	var kb [128]byte
+	var ke [keySetSmall]int32
+	keys := keySet{buf: kb[:0], ends: ke[:0]}
+	for {
+		rawKey, done, ok := obj.key()
+		if !ok {
+			return nil, false
+		}
+		if done {
+			break
+		}
+		k, ok := unquote(rawKey)
+		if !ok {
+			return nil, false
+		}
+		if _, ok := obj.value(MaxTraitsDepth - 1); !ok {
+			return nil, false
+		}
+		keys = keys.add(k)
+	}
+	if !keys.unique() {
+		return nil, false
+	}
+	v.i = obj.v.i
+	return v.b[start:v.i], true
 }
 
 // UnmarshalJSON decodes claims as decode does, from a copy of b. It lets
 // jwt.Parser decode into jwtClaims, which the tests use as the oracle.
 func (c *jwtClaims) UnmarshalJSON(b []byte) error {
-	*c = jwtClaims{}
-	if !c.decode(bytes.Clone(b)) {
+	var ok bool
+	if *c, ok = decodeClaims(bytes.Clone(b)); !ok {
 		return errBadClaims
 	}
 	return nil
@@ -172,27 +239,61 @@ var errBadClaims = errors.New("identity: claims are not a JSON object with a str
 
 // numericDate reads a JWT NumericDate: a JSON number (not a string holding
 // one, which encoding/json would accept into json.Number) of seconds
-// within ±maxNumericDate, converted as the library converts it.
-func numericDate(val []byte) (jwt.NumericDate, bool) {
+// within ±maxNumericDate, floored to whole seconds as the library
+// truncates it.
+func numericDate(val []byte) (int64, bool) {
 	if len(val) == 0 || val[0] != '-' && (val[0] < '0' || val[0] > '9') {
-		return jwt.NumericDate{}, false
+		return 0, false
+	}
+	if len(val) <= 12 { // whole seconds, the common form: no float parsing
+		var sec int64
+		for _, d := range val {
+			if d < '0' || d > '9' {
+				sec = -1
+				break
+			}
+			sec = sec*10 + int64(d-'0')
+		}
+		if sec >= 0 {
+			return sec, sec <= maxNumericDate
+		}
 	}
 	f, err := strconv.ParseFloat(string(val), 64)
 	if err != nil || math.Abs(f) > maxNumericDate {
-		return jwt.NumericDate{}, false
+		return 0, false
 	}
-	sec, frac := math.Modf(f)
-	return *jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), true
+	return int64(math.Floor(f)), true
 }
 
-func (c *jwtClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.date(c.hasExp, &c.exp) }
-func (c *jwtClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.date(c.hasNbf, &c.nbf) }
-func (c *jwtClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.date(c.hasIat, &c.iat) }
-func (c *jwtClaims) GetIssuer() (string, error)                   { return "", nil }
-func (c *jwtClaims) GetSubject() (string, error)                  { return string(c.sub), nil }
-func (c *jwtClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+// The jwt.Claims methods. jwtTimes serves the Validator; jwtClaims serves
+// the library's Parser, which the tests use as the oracle.
+func (c *jwtTimes) GetExpirationTime() (*jwt.NumericDate, error) { return date(c.hasExp, &c.exp) }
+func (c *jwtTimes) GetNotBefore() (*jwt.NumericDate, error)      { return date(c.hasNbf, &c.nbf) }
+func (c *jwtTimes) GetIssuedAt() (*jwt.NumericDate, error)       { return date(c.hasIat, &c.iat) }
+func (c *jwtTimes) GetIssuer() (string, error)                   { return "", nil }
+func (c *jwtTimes) GetSubject() (string, error)                  { return "", nil }
+func (c *jwtTimes) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
-func (c *jwtClaims) date(has bool, d *jwt.NumericDate) (*jwt.NumericDate, error) {
+func (c *jwtClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	t := c.times()
+	return t.GetExpirationTime()
+}
+
+func (c *jwtClaims) GetNotBefore() (*jwt.NumericDate, error) {
+	t := c.times()
+	return t.GetNotBefore()
+}
+
+func (c *jwtClaims) GetIssuedAt() (*jwt.NumericDate, error) {
+	t := c.times()
+	return t.GetIssuedAt()
+}
+
+func (c *jwtClaims) GetIssuer() (string, error)             { return "", nil }
+func (c *jwtClaims) GetSubject() (string, error)            { return string(c.sub), nil }
+func (c *jwtClaims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
+
+func date(has bool, d *jwt.NumericDate) (*jwt.NumericDate, error) {
 	if !has {
 		return nil, nil
 	}
@@ -200,15 +301,42 @@ func (c *jwtClaims) date(has bool, d *jwt.NumericDate) (*jwt.NumericDate, error)
 }
 
 // validate applies the library's rules for exp, nbf and iat (with
-// JWTLeeway) and sub (exactly userID) at time now.
-func (c *jwtClaims) validate(userID string, now time.Time) error {
-	return jwt.NewValidator(
-		jwt.WithLeeway(JWTLeeway),
-		jwt.WithIssuedAt(),
-		jwt.WithSubject(userID),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	).Validate(c)
+// JWTLeeway) at time now, then checks that sub is exactly userID: the
+// reason, in the contract's order (expired_token before user_mismatch).
+func (c *jwtClaims) validate(userID string, now time.Time) Reason {
+	times := c.times()
+	if r := jwtReason(validatorAt(now).Validate(&times)); r != Verified {
+		return r
+	}
+	if string(c.sub) != userID {
+		return UserMismatch
+	}
+	return Verified
 }
+
+// validatorAt returns golang-jwt's Validator (JWTLeeway, iat checked) for
+// the second now is in. Building one per token cost five allocations and
+// a tenth of the budget, so one is kept per second: NumericDates are whole
+// seconds (the library truncates them, numericDate too), and for a whole
+// second t, now < t exactly when now's second < t, so the second gives
+// the verdicts now would.
+func validatorAt(now time.Time) *jwt.Validator {
+	sec := now.Unix()
+	if sv := validators.Load(); sv != nil && sv.sec == sec {
+		return sv.v
+	}
+	at := time.Unix(sec, 0)
+	v := jwt.NewValidator(jwt.WithLeeway(JWTLeeway), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return at }))
+	validators.Store(&secondValidator{sec: sec, v: v})
+	return v
+}
+
+type secondValidator struct {
+	sec int64
+	v   *jwt.Validator
+}
+
+var validators atomic.Pointer[secondValidator]
 
 // jwtReason maps an error of golang-jwt (its Validator here, its Parser in
 // the tests) to the contract's reason. Checks run in the contract's order,
@@ -251,7 +379,7 @@ type parsedJWT struct {
 // a "crit" header or "b64": false: extensions this server does not
 // implement), claims that decode, and a 32-byte signature. It returns
 // Verified (meaning well-formed), UnsupportedScheme or MalformedToken.
-func parseJWT(token string) (p parsedJWT, r Reason) {
+func parseJWT(token string, scratch []byte) (p parsedJWT, r Reason) {
 	if len(token) > MaxTokenLength {
 		return p, MalformedToken
 	}
@@ -260,32 +388,73 @@ func parseJWT(token string) (p parsedJWT, r Reason) {
 	if !ok || strings.IndexByte(s, '.') >= 0 {
 		return p, MalformedToken
 	}
+	// The token's bytes (encoding/base64 decodes from []byte), then room
+	// for the decoded claims: in scratch when they fit (the caller's stack),
+	// else one allocation. The claims alias it.
+	buf := scratch
+	if need := len(token) + b64url.DecodedLen(len(c)); need <= len(scratch) {
+		buf = scratch[:need]
+	} else {
+		buf = make([]byte, need)
+	}
+	copy(buf, token)
+	hs, cs, ss := buf[:len(h)], buf[len(h)+1:len(h)+1+len(c)], buf[len(token)-len(s):len(token)]
+	payload := buf[len(token):]
 
-	var small [256]byte
-	hb := small[:]
-	if n := decodedLen(len(h)); n > len(hb) {
-		hb = make([]byte, n)
+	// The headers the common libraries write are checked by their text,
+	// which checkHeader would accept (TestJWTHeaderFastPath).
+	if h != headerHS256JWT && h != headerHS256 {
+		var small [256]byte
+		hb := small[:]
+		if n := b64url.DecodedLen(len(h)); n > len(hb) {
+			hb = make([]byte, n)
+		}
+		n, ok := decodeSegment(hb, hs)
+		if !ok || n == 0 {
+			return p, MalformedToken
+		}
+		if r := checkHeader(hb[:n]); r != Verified {
+			return p, r
+		}
 	}
-	n, ok := b64Decode(hb, h)
-	if !ok || n == 0 {
-		return p, MalformedToken
-	}
-	if r := checkHeader(hb[:n]); r != Verified {
-		return p, r
-	}
-
-	payload := make([]byte, decodedLen(len(c)))
-	if n, ok = b64Decode(payload, c); !ok || !p.claims.decode(payload[:n]) {
+	n, ok := decodeSegment(payload, cs)
+	if !ok {
 		return parsedJWT{}, MalformedToken
 	}
-	if len(s) != sigB64Len {
+	if p.claims, ok = decodeClaims(payload[:n]); !ok {
 		return parsedJWT{}, MalformedToken
 	}
-	if n, ok = b64Decode(p.sig[:], s); !ok || n != sha256.Size {
+	if len(ss) != sigB64Len {
+		return parsedJWT{}, MalformedToken
+	}
+	if n, ok = decodeSegment(p.sig[:], ss); !ok || n != sha256.Size {
 		return parsedJWT{}, MalformedToken
 	}
 	p.signingInput = token[:len(h)+1+len(c)]
 	return p, Verified
+}
+
+// The header segments jsonwebtoken, golang-jwt and PyJWT write
+// ({"alg":"HS256","typ":"JWT"}) and jose writes ({"alg":"HS256"}).
+const (
+	headerHS256JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+	headerHS256    = "eyJhbGciOiJIUzI1NiJ9"
+)
+
+// b64url decodes JWT segments: unpadded base64url, and strict, so the
+// unused low bits of the last character must be zero and each byte string
+// has exactly one encoding: a token cannot be altered without changing
+// what it decodes to.
+var b64url = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes seg into dst. encoding/base64 skips '\r' and
+// '\n' wherever they are; a token is one string, so they are refused.
+func decodeSegment(dst, seg []byte) (int, bool) {
+	if bytes.IndexByte(seg, '\n') >= 0 || bytes.IndexByte(seg, '\r') >= 0 {
+		return 0, false
+	}
+	n, err := b64url.Decode(dst, seg)
+	return n, err == nil
 }
 
 // sigB64Len is the length of an HMAC-SHA256 in unpadded base64url.
@@ -297,21 +466,28 @@ const sigB64Len = (sha256.Size*8 + 5) / 6
 // unsupported_scheme; a header that is not a JSON object, lacks alg, has
 // a non-string alg or repeats alg, crit or b64 is malformed_token.
 func checkHeader(b []byte) Reason {
-	if !utf8.Valid(b) || !validJSON(b, maxJSONDepth) {
+	if !utf8.Valid(b) {
 		return MalformedToken
 	}
-	rd, ok := newObjectReader(b)
+	sc, ok := newObjectScanner(b)
 	if !ok {
 		return MalformedToken
 	}
 	var alg []byte
 	var sawAlg, crit, sawB64, b64False bool
 	for {
-		rawKey, val, more := rd.next()
-		if !more {
+		rawKey, done, ok := sc.key()
+		if !ok || done && !sc.rest() {
+			return MalformedToken
+		}
+		if done {
 			break
 		}
 		key, ok := unquote(rawKey)
+		if !ok {
+			return MalformedToken
+		}
+		val, ok := sc.value(maxJSONDepth - 1)
 		if !ok {
 			return MalformedToken
 		}
@@ -345,111 +521,106 @@ func checkHeader(b []byte) Reason {
 	return Verified
 }
 
-// keysUnique reports whether the object obj has no two members with the
-// same key (after unescaping) and every key decodes.
+// keysUnique reports whether the object obj (already validated) has no
+// two members with the same key, after unescaping, and every key decodes.
 func keysUnique(obj []byte) bool {
 	r, ok := newObjectReader(obj)
 	if !ok {
 		return false
 	}
-	var small [16][]byte
-	keys := small[:0]
-	var set map[string]struct{} // past len(small) keys
+	var kb [128]byte
+	var ke [keySetSmall]int32
+	keys := keySet{buf: kb[:0], ends: ke[:0]}
 	for {
 		rawKey, _, more := r.next()
 		if !more {
-			return true
+			return keys.unique()
 		}
 		k, ok := unquote(rawKey)
 		if !ok {
 			return false
 		}
-		if set != nil {
-			if _, dup := set[string(k)]; dup {
-				return false
-			}
-			set[string(k)] = struct{}{}
-			continue
-		}
-		for _, x := range keys {
-			if bytes.Equal(x, k) {
-				return false
-			}
-		}
-		keys = append(keys, k)
-		if len(keys) == len(small) {
-			set = make(map[string]struct{}, 2*len(small))
-			for _, x := range keys {
-				set[string(x)] = struct{}{}
-			}
-		}
+		keys = keys.add(k)
 	}
 }
 
-// b64Alphabet maps a base64url character to its value, 0xff for others.
-var b64Alphabet = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range len(chars) {
-		t[chars[i]] = byte(i)
-	}
-	return t
-}()
-
-func decodedLen(n int) int { return n * 6 / 8 }
-
-// b64Decode decodes unpadded base64url s into dst, which must hold
-// decodedLen(len(s)) bytes. It is stricter than encoding/base64, which
-// skips '\r' and '\n': only the 64 URL-safe characters, no padding, and the
-// unused low bits of the last character zero, so that each byte string
-// has exactly one encoding and a token cannot be altered without changing
-// what it decodes to.
-func b64Decode(dst []byte, s string) (int, bool) {
-	if len(s)%4 == 1 || len(dst) < decodedLen(len(s)) {
-		return 0, false
-	}
-	n := 0
-	for ; len(s) >= 4; s = s[4:] {
-		a, b, c, d := b64Alphabet[s[0]], b64Alphabet[s[1]], b64Alphabet[s[2]], b64Alphabet[s[3]]
-		if (a|b|c|d)&0xc0 != 0 { // 0xff: not in the alphabet
-			return 0, false
-		}
-		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
-		dst[n], dst[n+1], dst[n+2] = byte(v>>16), byte(v>>8), byte(v)
-		n += 3
-	}
-	switch len(s) {
-	case 2: // one byte, 4 unused bits
-		a, b := b64Alphabet[s[0]], b64Alphabet[s[1]]
-		if (a|b)&0xc0 != 0 || b&0x0f != 0 {
-			return 0, false
-		}
-		dst[n] = a<<2 | b>>4
-		n++
-	case 3: // two bytes, 2 unused bits
-		a, b, c := b64Alphabet[s[0]], b64Alphabet[s[1]], b64Alphabet[s[2]]
-		if (a|b|c)&0xc0 != 0 || c&0x03 != 0 {
-			return 0, false
-		}
-		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
-		dst[n], dst[n+1] = byte(v>>10), byte(v>>2)
-		n += 2
-	}
-	return n, true
+// keySet collects an object's keys to find a repeated one. It allocates
+// nothing for a few short keys and stays linear for many (a forged token
+// can hold about a thousand within MaxTokenLength): the keys lie end to
+// end in buf, key i ending at ends[i] (no pointers, so no write barriers
+// while they are collected), then go into an open-addressing table of
+// indexes hashed with hash/maphash. Callers start it on arrays of their
+// own stack: keySet{buf: b[:0], ends: e[:0]} with b a [128]byte and e a
+// [keySetSmall]int32; it is passed by value so that they stay there.
+type keySet struct {
+	buf  []byte
+	ends []int32
 }
+
+// keySetSmall is how many keys are compared pairwise, with no table.
+const keySetSmall = 16
+
+func (s keySet) add(k []byte) keySet {
+	s.buf = append(s.buf, k...)
+	s.ends = append(s.ends, int32(len(s.buf)))
+	return s
+}
+
+func (s keySet) key(i int) []byte {
+	start := int32(0)
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.buf[start:s.ends[i]]
+}
+
+// unique reports whether no key was added twice.
+func (s keySet) unique() bool {
+	n := len(s.ends)
+	if n <= keySetSmall {
+		for i := range n {
+			for j := range i {
+				if bytes.Equal(s.key(i), s.key(j)) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	size := 1
+	for size < 2*n {
+		size <<= 1
+	}
+	table := make([]int32, size) // 1 + the index of the key in that slot
+	mask := uint64(size - 1)
+	for i := range n {
+		k := s.key(i)
+		for j := maphash.Bytes(keySeed, k) & mask; ; j = (j + 1) & mask {
+			if table[j] == 0 {
+				table[j] = int32(i + 1)
+				break
+			}
+			if bytes.Equal(s.key(int(table[j]-1)), k) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var keySeed = maphash.MakeSeed()
 
 // verifyJWT fills res for a JWT-shaped token: its form (parseJWT), the
 // keyring's maximum lifetime, its signature, then the library's time and
 // subject rules.
 func (kr *Keyring) verifyJWT(res *Result, userID, token string, now time.Time) {
-	p, r := parseJWT(token)
+	var scratch [768]byte // a typical token and its claims
+	p, r := parseJWT(token, scratch[:])
 	if r != Verified {
 		res.Reason = r
 		return
 	}
-	if kr.MaxLifetime > 0 && (!p.claims.hasExp || p.claims.exp.After(now.Add(kr.MaxLifetime+JWTLeeway))) {
+	if kr.MaxLifetime > 0 && (!p.claims.hasExp || time.Unix(p.claims.exp, 0).After(now.Add(kr.MaxLifetime+JWTLeeway))) {
 		res.Reason = MalformedToken
 		return
 	}
@@ -457,9 +628,9 @@ func (kr *Keyring) verifyJWT(res *Result, userID, token string, now time.Time) {
 	if res.Reason != Verified {
 		return
 	}
-	res.Reason = jwtReason(p.claims.validate(userID, now))
+	res.Reason = p.claims.validate(userID, now)
 	if res.Reason == Verified && p.claims.traits != nil {
-		res.Traits = p.claims.traits
+		res.Traits = bytes.Clone(p.claims.traits) // off the stack
 	}
 }
 
@@ -521,8 +692,8 @@ func InspectJWT(token string) (JWTInfo, Reason) {
 		return info, MalformedToken
 	}
 	if h, _, _ := strings.Cut(token, "."); len(h) <= MaxTokenLength {
-		hb := make([]byte, decodedLen(len(h)))
-		if n, ok := b64Decode(hb, h); ok && utf8.Valid(hb[:n]) {
+		hb := make([]byte, b64url.DecodedLen(len(h)))
+		if n, ok := decodeSegment(hb, []byte(h)); ok && utf8.Valid(hb[:n]) {
 			var hdr struct {
 				Alg any `json:"alg"`
 			}
@@ -531,20 +702,20 @@ func InspectJWT(token string) (JWTInfo, Reason) {
 			}
 		}
 	}
-	p, r := parseJWT(token)
+	p, r := parseJWT(token, nil)
 	if r != Verified {
 		return info, r
 	}
 	c := &p.claims
-	info.Subject, info.Traits = string(c.sub), json.RawMessage(c.traits)
+	info.Subject, info.Traits = string(c.sub), json.RawMessage(bytes.Clone(c.traits))
 	if c.hasIat {
-		info.IssuedAt = c.iat.Time
+		info.IssuedAt = time.Unix(c.iat, 0)
 	}
 	if c.hasNbf {
-		info.NotBefore = c.nbf.Time
+		info.NotBefore = time.Unix(c.nbf, 0)
 	}
 	if c.hasExp {
-		info.ExpiresAt = c.exp.Time
+		info.ExpiresAt = time.Unix(c.exp, 0)
 	}
 	return info, Verified
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -35,7 +34,7 @@ func TestJWTReasonMapping(t *testing.T) {
 		opts = append([]jwt.ParserOption{jwt.WithLeeway(JWTLeeway), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now })}, opts...)
 		return jwt.NewValidator(opts...).Validate(&c)
 	}
-	at := func(d time.Duration) jwt.NumericDate { return *jwt.NewNumericDate(now.Add(d)) }
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
 	unknownAlg := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"XY999"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u"}`)) + ".AAAA"
 	for _, tt := range []struct {
 		name string
@@ -72,9 +71,50 @@ func TestJWTReasonMapping(t *testing.T) {
 	}
 }
 
-// FuzzJSONScan holds the strict JSON reader to encoding/json: validJSON
-// agrees with json.Valid (within the depth bound), the object reader sees
-// the members json.Unmarshal sees, and unquote decodes strings as
+// validJSON reports whether b is one JSON value with white space around
+// it, nesting at most maxDepth arrays and objects: the validator on a
+// whole text, to compare with json.Valid.
+func validJSON(b []byte, maxDepth int) bool {
+	v := jsonValidator{b: b}
+	v.space()
+	if !v.value(maxDepth) {
+		return false
+	}
+	v.space()
+	return v.i == len(b)
+}
+
+// scanMembers reads the object in b with objectScanner, as decodeClaims
+// does: its members' decoded keys and raw values, or false.
+func scanMembers(b []byte, depth int) (keys []string, vals []string, ok bool) {
+	sc, ok := newObjectScanner(b)
+	if !ok {
+		return nil, nil, false
+	}
+	for {
+		rawKey, done, ok := sc.key()
+		if !ok {
+			return nil, nil, false
+		}
+		if done {
+			return keys, vals, sc.rest()
+		}
+		k, ok := unquote(rawKey)
+		if !ok {
+			return nil, nil, false
+		}
+		v, ok := sc.value(depth - 1)
+		if !ok {
+			return nil, nil, false
+		}
+		keys, vals = append(keys, string(k)), append(vals, string(v))
+	}
+}
+
+// FuzzJSONScan holds the strict JSON readers to encoding/json: the
+// validator agrees with json.Valid (within the depth bound); objectScanner
+// accepts exactly the valid objects and sees the members json.Unmarshal
+// sees; objectReader walks them alike; and unquote decodes strings as
 // encoding/json does, except for what it refuses (escaped lone
 // surrogates, which encoding/json turns into U+FFFD).
 func FuzzJSONScan(f *testing.F) {
@@ -115,7 +155,23 @@ func FuzzJSONScan(f *testing.F) {
 		}
 		// objects: the members, in order, with exact keys
 		var m map[string]json.RawMessage
-		if json.Unmarshal(b, &m) != nil || m == nil {
+		isObject := json.Unmarshal(b, &m) == nil && m != nil
+		keys, vals, scanned := scanMembers(b, depth+1)
+		if scanned != isObject && !bytes.Contains(b, []byte(`\u`)) {
+			t.Fatalf("objectScanner on %q: %v; encoding/json reads an object: %v", b, scanned, isObject)
+		}
+		if scanned {
+			last := map[string]string{}
+			for i, k := range keys {
+				last[k] = vals[i]
+			}
+			for k, v := range m {
+				if last[k] != string(v) {
+					t.Fatalf("object %q: objectScanner reads member %q as %q, encoding/json %q", b, k, last[k], v)
+				}
+			}
+		}
+		if !isObject {
 			return
 		}
 		r, ok := newObjectReader(b)
@@ -165,32 +221,57 @@ func countMembers(b []byte) int {
 	}
 }
 
-// FuzzBase64URL holds b64Decode to encoding/base64's strict unpadded
-// base64url, on input that holds no line breaks (which encoding/base64
-// skips and b64Decode refuses).
-func FuzzBase64URL(f *testing.F) {
-	for _, s := range []string{"", "A", "AA", "AAA", "AAAA", "AB", "AAB", "eyJhbGciOiJIUzI1NiJ9", "a+b/", "ab==", "a\nb", "_-_-", "AQ", "AR"} {
-		f.Add(s)
+// TestJWTHeaderFastPath: the header segments parseJWT accepts by their
+// text decode to headers checkHeader accepts.
+func TestJWTHeaderFastPath(t *testing.T) {
+	for seg, text := range map[string]string{headerHS256JWT: `{"alg":"HS256","typ":"JWT"}`, headerHS256: `{"alg":"HS256"}`} {
+		b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+		if err != nil || string(b) != text {
+			t.Errorf("%s decodes to %q, %v; want %s", seg, b, err, text)
+		}
+		if r := checkHeader(b); r != Verified {
+			t.Errorf("checkHeader(%s) = %s", b, r)
+		}
 	}
-	enc := base64.RawURLEncoding.Strict()
-	f.Fuzz(func(t *testing.T, s string) {
-		dst := make([]byte, decodedLen(len(s)))
-		n, ok := b64Decode(dst, s)
-		want, err := enc.DecodeString(s)
-		if strings.ContainsAny(s, "\r\n") {
-			if ok {
-				t.Fatalf("b64Decode(%q) accepted a line break", s)
+}
+
+// TestValidatorAtSecond: the validator kept per second gives the verdict
+// a validator at the exact time would, around every boundary (exp, nbf
+// and iat with the leeway, at fractions of a second on both sides).
+func TestValidatorAtSecond(t *testing.T) {
+	base := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	claimsAt := base.Unix()
+	for _, c := range []jwtClaims{
+		{sub: []byte("u"), exp: claimsAt, hasExp: true},
+		{sub: []byte("u"), nbf: claimsAt, hasNbf: true},
+		{sub: []byte("u"), iat: claimsAt, hasIat: true},
+	} {
+		for off := -62 * time.Second; off <= 62*time.Second; off += 250 * time.Millisecond {
+			for _, frac := range []time.Duration{0, time.Nanosecond, 999999999} {
+				now := base.Add(off + frac)
+				exact := jwt.NewValidator(jwt.WithLeeway(JWTLeeway), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now })).Validate(&c)
+				if got, want := jwtReason(validatorAt(now).Validate(&c)), jwtReason(exact); got != want {
+					t.Errorf("claims %+v at %v: %s, the exact time says %s", c, off+frac, got, want)
+				}
 			}
-			return
 		}
-		if ok != (err == nil) {
-			t.Fatalf("b64Decode(%q) ok = %v, encoding/base64 says %v", s, ok, err)
+	}
+}
+
+// TestNumericDateAsTheLibrary: numericDate reads a NumericDate to the
+// second the library's own NumericDate does.
+func TestNumericDateAsTheLibrary(t *testing.T) {
+	for _, v := range []string{"0", "-0", "1", "1.5", "-1.5", "-0.5", "0.0000001", "1700000000.999999", "1764000000",
+		"1e9", "1.8e9", "1E9", "2.5e-1", "253402300799", "-253402300799", "253402300798.75", "12345678901", "123456789012"} {
+		got, ok := numericDate([]byte(v))
+		var want jwt.NumericDate
+		if err := json.Unmarshal([]byte(v), &want); err != nil || !ok || got != want.Unix() {
+			t.Errorf("numericDate(%s) = %d, %v; the library reads %d (%v)", v, got, ok, want.Unix(), err)
 		}
-		if ok && !bytes.Equal(dst[:n], want) {
-			t.Fatalf("b64Decode(%q) = %x, want %x", s, dst[:n], want)
+	}
+	for _, v := range []string{`"1"`, "true", "null", "{}", "[]", "1e400", "253402300800", "-253402300800", "1e300", "9223372036854775808", ""} {
+		if got, ok := numericDate([]byte(v)); ok {
+			t.Errorf("numericDate(%s) = %d, want refused", v, got)
 		}
-		if ok && base64.RawURLEncoding.EncodeToString(dst[:n]) != s {
-			t.Fatalf("b64Decode(%q) accepted a non-canonical encoding", s)
-		}
-	})
+	}
 }

@@ -283,7 +283,7 @@ func jwtCases(t testing.TB) []jwtCase {
 		{name: "iat a string", token: rawJWT(hs256, `{"sub":"u_123","iat":"0"}`, cur), want: identity.MalformedToken},
 		{name: "traits an array", token: withClaim(`"traits":["plan","startup"]`), want: identity.MalformedToken, stricter: "traits must be an object"},
 		{name: "traits a string", token: withClaim(`"traits":"{\"plan\":\"startup\"}"`), want: identity.MalformedToken, stricter: "traits must be an object"},
-		
+
 		{name: "traits a number", token: withClaim(`"traits":1`), want: identity.MalformedToken, stricter: "traits must be an object"},
 		{name: "traits twice", token: withClaim(`"traits":{"plan":"free"},"traits":{"plan":"enterprise"}`), want: identity.MalformedToken, stricter: "duplicated claims"},
 		{name: "traits twice, once null", token: withClaim(`"traits":{"plan":"free"},"traits":null`), want: identity.MalformedToken, stricter: "duplicated claims"},
