@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +111,22 @@ func strictDefault(t *testing.T, data string) (identity.Secret, string) {
 	return secret, listProjects(t, nil, data)[0].PublicKey
 }
 
+// ackedRequest is a request the server answered 200.
+type ackedRequest struct {
+	path   string
+	body   []byte
+	events int
+}
+
+// uuid4 returns a random RFC 9562 version-4 UUID.
+func uuid4() string {
+	var b [16]byte
+	crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
 // crashCycles is how many SIGKILLs TestCrashSafety deals; `make crashtest`
 // raises it.
 func crashCycles() int {
@@ -136,14 +154,17 @@ func TestCrashSafety(t *testing.T) {
 	secret, key := strictDefault(t, data)
 
 	var (
-		mu    sync.Mutex
-		acked = map[string]int{} // messageId → acknowledgements
-		seq   atomic.Int64
+		mu       sync.Mutex
+		acked    = map[string]int{} // messageId → acknowledgements
+		requests []ackedRequest     // every acknowledged request, to replay after restarts
+		seq      atomic.Int64
 	)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	event := func() (string, map[string]any) {
 		n := seq.Add(1)
-		id := "crash-" + strconv.FormatInt(n, 10)
+		// Random UUIDv4 ids, as Segment's and RudderStack's SDKs send: the
+		// dedup index's worst case.
+		id := uuid4()
 		u := "u" + strconv.FormatInt(n%50, 10)
 		return id, map[string]any{"type": "track", "event": "Tick", "userId": u, "messageId": id,
 			"identityToken": identity.Sign(secret, u), "properties": map[string]any{"n": n}}
@@ -206,6 +227,7 @@ func TestCrashSafety(t *testing.T) {
 					for _, id := range ids {
 						acked[id]++
 					}
+					requests = append(requests, ackedRequest{path, body, len(ids)})
 					mu.Unlock()
 					lastIDs, lastBody, lastPath = ids, body, path
 				}
@@ -225,6 +247,27 @@ func TestCrashSafety(t *testing.T) {
 		t.Logf("cycle %d: %d events acknowledged so far", cycle+1, len(acked))
 		mu.Unlock()
 		p = startProc(t, bin, data)
+		// Replay every request acknowledged so far, across all the kills:
+		// each is answered 200 with all its events accepted, and none is
+		// stored again (checked at the end).
+		mu.Lock()
+		replay := slices.Clone(requests)
+		mu.Unlock()
+		for _, r := range replay {
+			resp, err := client.Post(p.url+r.path, "application/json", bytes.NewReader(r.body))
+			if err != nil {
+				t.Fatalf("replay after restart: %v", err)
+			}
+			var out struct {
+				Accepted int `json:"accepted"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || out.Accepted != r.events {
+				t.Fatalf("replay of an acknowledged %s after restart: status %d, accepted %d of %d", r.path, resp.StatusCode, out.Accepted, r.events)
+			}
+		}
+		t.Logf("cycle %d: replayed %d acknowledged requests after the restart", cycle+1, len(replay))
 	}
 	if code, _ := get(t, p.url+"/healthz"); code != 200 {
 		t.Fatalf("healthz after restarts = %d", code)

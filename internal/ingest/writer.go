@@ -620,6 +620,11 @@ func (w *Writer) finish(j *job, err error) {
 // maintain prunes rejections of projects that gained many since the last
 // prune, and old counters, between commits on the writer goroutine.
 func (w *Writer) maintain() {
+	// One bounded step of the dedup index's work (a memtable flush, part
+	// of a merge), so commits keep flowing while it catches up.
+	if _, err := w.st.MaintainIngest(context.Background()); err != nil {
+		w.opt.Log.Error("dedup maintenance", "err", err)
+	}
 	for id, n := range w.sincePrune {
 		if n < w.opt.KeepRejections/10 {
 			continue

@@ -91,7 +91,18 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	for k, n := range b.Counts {
 		counts[k] += n
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	// SQLite's dedup index is read inside the transaction and learns the
+	// new keys only once it has committed: hold it for the whole write.
+	d, err := s.dedupIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.fresh.reset()
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if len(b.Events) > 0 {
 			if err := s.insertEvents(ctx, tx, b.Events, inserted, counts); err != nil {
 				return err
@@ -106,6 +117,9 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 	})
 	if err != nil {
 		return fmt.Errorf("store: write batch of %d events: %w", len(b.Events), err)
+	}
+	if d != nil {
+		d.apply()
 	}
 	return nil
 }

@@ -5,65 +5,69 @@ import (
 	"database/sql"
 )
 
-// insertEventsSQLite inserts events in chunks with the prepared multi-row
-// inserts. It learns which were new from each statement's row count, and
-// only when some were retries reads the new rows back by rowid: SQLite's
-// single writer gives the n new rows of a statement the n rowids ending at
-// its last insert id.
+// insertEventsSQLite inserts the events that are not retries, in chunks
+// with the prepared multi-row inserts. Which are retries comes from the
+// dedup index (dedup_sqlite.go) in one lookup for the whole commit; the
+// events table has no unique index, so each insert is an append. Ids are
+// AUTOINCREMENT, so the n rows of one statement take the n ids ending at
+// its last insert id; the index learns the new keys with their ids once the
+// transaction commits (dedupIndex.apply). The caller holds the index's lock.
 func (s *Store) insertEventsSQLite(ctx context.Context, tx *sql.Tx, events []EventRow, inserted []bool) error {
-	args := make([]any, 0, min(len(events), insertChunk)*eventColumns)
-	for off := 0; off < len(events); off += insertChunk {
-		chunk := events[off:min(off+insertChunk, len(events))]
-		args = eventArgs(args[:0], chunk)
-		res, err := tx.StmtContext(ctx, s.insertMany[len(chunk)]).ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if int(n) == len(chunk) { // no retries among them: the usual case
-			for i := range chunk {
-				inserted[off+i] = true
-			}
-			continue
-		}
-		if err := whichInsertedSQLite(ctx, tx, res, n, chunk, inserted[off:off+len(chunk)]); err != nil {
-			return err
+	d := s.dedup
+	keys := make([]dedupKey, 0, len(events))
+	keyOf := make([]int, len(events)) // index into keys, or -1: server ids are never keys
+	for i := range events {
+		inserted[i] = true
+		keyOf[i] = -1
+		if e := &events[i]; !e.ServerID && !IsServerMessageID(e.MessageID) {
+			keyOf[i] = len(keys)
+			keys = append(keys, dedupKey{project: e.ProjectID, id: e.MessageID})
 		}
 	}
-	return nil
-}
+	dup := make([]bool, len(keys))
+	if err := d.seen(ctx, tx, keys, dup); err != nil {
+		return err
+	}
+	for i, k := range keyOf {
+		if k >= 0 && dup[k] {
+			inserted[i] = false
+		}
+	}
 
-// whichInsertedSQLite works out which events of a chunk were new when some
-// were retries of stored messageIds. The n new rows took the n highest
-// rowids, ending at the last insert id; read their keys back and mark the
-// first event of the chunk with each key.
-func whichInsertedSQLite(ctx context.Context, tx *sql.Tx, res sql.Result, n int64, chunk []EventRow, inserted []bool) error {
-	if n == 0 {
+	args := make([]any, 0, min(len(events), insertChunk)*eventColumns)
+	chunk := make([]EventRow, 0, insertChunk)
+	idx := make([]int, 0, insertChunk) // chunk[j] is events[idx[j]]
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		res, err := tx.StmtContext(ctx, s.insertMany[len(chunk)]).ExecContext(ctx, eventArgs(args[:0], chunk)...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for j, i := range idx {
+			if k := keyOf[i]; k >= 0 {
+				d.fresh.add(keys[k], last-int64(len(chunk)-1-j))
+			}
+		}
+		d.fresh.maxID = max(d.fresh.maxID, last)
+		chunk, idx = chunk[:0], idx[:0]
 		return nil
 	}
-	last, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT project_id, message_id FROM events WHERE id > $1 AND id <= $2`, last-n, last)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	fresh := make(map[eventKey]bool, n)
-	for rows.Next() {
-		var k eventKey
-		if err := rows.Scan(&k.project, &k.id); err != nil {
-			return err
+	for i := range events {
+		if !inserted[i] {
+			continue
 		}
-		fresh[k] = true
+		chunk, idx = append(chunk, events[i]), append(idx, i)
+		if len(chunk) == insertChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	markFirst(chunk, fresh, inserted)
-	return nil
+	return flush()
 }

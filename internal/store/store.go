@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -45,6 +46,54 @@ type Store struct {
 	// connection; transactions reuse them through Tx.StmtContext.
 	upsertProfile, insertRejection, addCount *sql.Stmt
 	insertMany                               [insertChunk + 1]*sql.Stmt // [n] inserts n events
+
+	// SQLite only: the dedup index (dedup_sqlite.go), loaded by the first
+	// write of events or by StartIngest. PostgreSQL dedups with its unique
+	// index, which every instance shares.
+	dedupMu sync.Mutex
+	dedup   *dedupIndex
+}
+
+// dedupIndex returns SQLite's dedup index, loading it on first use, or nil
+// on PostgreSQL. Only the process that ingests loads it: CLI commands never
+// write events.
+func (s *Store) dedupIndex(ctx context.Context) (*dedupIndex, error) {
+	if s.d != sqliteDialect {
+		return nil, nil
+	}
+	s.dedupMu.Lock()
+	defer s.dedupMu.Unlock()
+	if s.dedup == nil {
+		d, err := openDedup(ctx, s.w)
+		if err != nil {
+			return nil, err
+		}
+		s.dedup = d
+	}
+	return s.dedup, nil
+}
+
+// StartIngest loads what writing events needs (SQLite's dedup index), so
+// that the first request does not pay for it, and says what it loaded. The
+// server calls it before it listens.
+func (s *Store) StartIngest(ctx context.Context) (DedupInfo, error) {
+	d, err := s.dedupIndex(ctx)
+	if err != nil || d == nil {
+		return DedupInfo{}, err
+	}
+	return d.info(), nil
+}
+
+// MaintainIngest does one bounded step of background work for ingestion
+// (SQLite's dedup index: writing a full memtable as a run, merging runs) and
+// reports whether more remains. The group-commit writer calls it between
+// commits. On PostgreSQL there is none.
+func (s *Store) MaintainIngest(ctx context.Context) (more bool, err error) {
+	d, err := s.dedupIndex(ctx)
+	if err != nil || d == nil {
+		return false, err
+	}
+	return d.maintain(ctx, s.w)
 }
 
 // dialect is what differs between SQLite and PostgreSQL beyond the
