@@ -47,10 +47,10 @@ import (
 type dedupIndex struct {
 	mu sync.Mutex
 
-	k0, k1  uint64 // SipHash key, random per database (meta "dedup_key")
-	flushAt    int // memtable size that triggers a flush
-	fanout     int // runs of one level merged together
-	stepBlocks int // blocks one merge step writes at most
+	k0, k1     uint64 // SipHash key, random per database (meta "dedup_key")
+	flushAt    int    // memtable size that triggers a flush
+	fanout     int    // runs of one level merged together
+	stepBlocks int    // blocks one merge step writes at most
 
 	active *memtable
 	frozen *memtable   // full, being written as a run; nil otherwise

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,12 +30,6 @@ type EventRow struct {
 	Properties   []byte
 	Context      []byte
 }
-
-// ErrServerIDTaken means a server-assigned messageId was already stored.
-// Server ids are random (130 bits) and clients may not send the prefix, so
-// this does not happen; if it did, the event fails rather than being
-// acknowledged as a retry it is not.
-var ErrServerIDTaken = errors.New("server-assigned messageId already stored")
 
 // RejectionRow is one refused (Enforced) or report-only event, for the
 // Recent rejections viewer. It never holds the token.
@@ -165,9 +158,6 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 	for i := range events {
 		e := &events[i]
 		if !inserted[i] {
-			if e.ServerID { // never a retry: reporting a duplicate would lose it
-				return fmt.Errorf("%w: %s", ErrServerIDTaken, e.MessageID)
-			}
 			continue
 		}
 		minute := MinuteOf(e.ReceivedAt)
@@ -212,9 +202,13 @@ func eventArgs(args []any, chunk []EventRow) []any {
 
 // markFirst marks, for each fresh (project, messageId) key, the first event
 // of the chunk with that key as inserted: a later copy in the same chunk
-// was the duplicate.
+// was the duplicate. Server-assigned ids are never keys: always inserted.
 func markFirst(chunk []EventRow, fresh map[eventKey]bool, inserted []bool) {
 	for i := range chunk {
+		if chunk[i].ServerID || IsServerMessageID(chunk[i].MessageID) {
+			inserted[i] = true
+			continue
+		}
 		k := eventKey{chunk[i].ProjectID, chunk[i].MessageID}
 		if fresh[k] {
 			inserted[i] = true
@@ -246,7 +240,6 @@ func (s *Store) insertManySQL(size int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(" ON CONFLICT (project_id, message_id) DO NOTHING")
 	b.WriteString(s.d.insertSuffix)
 	return b.String()
 }

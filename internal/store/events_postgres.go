@@ -5,11 +5,13 @@ import (
 	"database/sql"
 )
 
-// insertReturningPostgres ends PostgreSQL's multi-row event insert: the
-// keys of the rows it really inserted. Ids from one sequence interleave
+// insertReturningPostgres ends PostgreSQL's multi-row event insert: a
+// retry does nothing at the unique index (events_dedup, which leaves out
+// server-assigned ids), and the statement returns the keys of the rows it
+// really inserted. Ids from one sequence interleave
 // between instances, so unlike SQLite's rowid ranges this is the one way to
 // know which events of a statement were retries.
-const insertReturningPostgres = " RETURNING project_id, message_id"
+const insertReturningPostgres = " ON CONFLICT (project_id, message_id) WHERE left(message_id, 4) <> 'srv_' DO NOTHING RETURNING project_id, message_id"
 
 // insertEventsPostgres inserts events in chunks with the prepared
 // multi-row inserts and marks the ones each statement returned. A retry

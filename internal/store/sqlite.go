@@ -24,7 +24,7 @@ var sqliteDialect = &dialect{
 	name:         "sqlite",
 	goose:        goose.DialectSQLite3,
 	migrations:   migrations.SQLite,
-	insertSuffix: "",
+	insertSuffix: "", // no unique index: the dedup index decides (dedup_sqlite.go)
 	forUpdate:    "",
 	isUnique:     isUniqueSQLite,
 	insertEvents: (*Store).insertEventsSQLite,
