@@ -122,6 +122,16 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch, inserted []bool) error
 // ingestion writer uses it to find which events of a failed group commit
 // cause a deterministic error, without committing anything until it knows.
 func (s *Store) TryEvents(ctx context.Context, events []EventRow) error {
+	d, err := s.dedupIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if d != nil { // the keys a rolled-back try inserts are forgotten
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.fresh.reset()
+		defer d.fresh.reset()
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: try %d events: %w", len(events), err)
