@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -47,30 +48,40 @@ func newSigner(secret string, n int) *signer {
 	return s
 }
 
-// randomIDs makes messageIds random, like UUIDv4, instead of time-ordered.
+// randomIDs makes messageIds random UUIDv4s, what Segment's analytics.js and
+// RudderStack's SDKs send, instead of time-ordered UUIDv7s (what the
+// Sendora SDK sends). Both are 36 characters, so the two runs differ only in
+// the ids' order.
 var randomIDs bool
 
 // appendEvent writes one realistic track event with a unique messageId.
-// The id starts with the time, as analytics-next's "ajs-next-<ms>-…" and
-// UUIDv7 ids do (docs/sdk.md recommends them): ids that grow with time keep
-// the dedup index's inserts on its last pages. With -random-ids the id is
-// 32 random hex digits, the worst case for that index.
 func (s *signer) appendEvent(b []byte, worker int, seq uint64) []byte {
 	u := int(seq) % len(s.users)
 	b = append(b, `{"type":"track","event":"Product Viewed","userId":"`...)
 	b = append(b, s.users[u]...)
 	b = append(b, `","identityToken":"`...)
 	b = append(b, s.tokens[u]...)
-	b = append(b, `","messageId":"lt-`...)
+	b = append(b, `","messageId":"`...)
+	var id [16]byte
+	binary.BigEndian.PutUint64(id[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(id[8:], rand.Uint64())
 	if randomIDs {
-		b = fmt.Appendf(b, "%016x%016x", rand.Uint64(), rand.Uint64())
+		id[6] = id[6]&0x0f | 0x40 // version 4
 	} else {
-		b = strconv.AppendInt(b, time.Now().UnixMicro(), 36)
-		b = append(b, '-')
-		b = strconv.AppendInt(b, int64(worker), 10)
-		b = append(b, '-')
-		b = strconv.AppendUint(b, seq, 10)
+		ms := uint64(time.Now().UnixMilli())
+		id[0], id[1], id[2], id[3], id[4], id[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+		id[6] = id[6]&0x0f | 0x70 // version 7: 48 bits of milliseconds first
 	}
+	id[8] = id[8]&0x3f | 0x80 // the RFC 9562 variant
+	b = hex.AppendEncode(b, id[:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[10:])
 	b = append(b, `","timestamp":"2026-11-24T10:00:00.000Z","sentAt":"2026-11-24T10:00:00.100Z","properties":{"product_id":"sku_42","price":19.99,"currency":"EUR","path":"/products/42"},"context":{"library":{"name":"sdk-web","version":"1.4.0"},"locale":"en-GB"}}`...)
 	return b
 }
@@ -128,7 +139,7 @@ func drive(srv *serverProc, sc scenario, warmup, measure time.Duration) (result,
 					}
 					body = append(body, "]}"...)
 				}
-				req, _ := http.NewRequest("POST", srv.url+path, bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", srv.urlFor(w)+path, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				start := time.Now()
 				resp, err := client.Do(req)

@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,8 +73,26 @@ func run() error {
 	target := flag.String("url", "", "drive an already running server at this URL instead (with -key and -secret)")
 	key := flag.String("key", "", "with -url: the project's public key")
 	secret := flag.String("secret", "", "with -url: the project's identity secret (strict identity on)")
-	flag.BoolVar(&randomIDs, "random-ids", false, "random messageIds (UUIDv4-like) instead of time-ordered ones")
+	flag.BoolVar(&randomIDs, "random-ids", false, "random messageIds (UUIDv4) instead of time-ordered ones (UUIDv7)")
+	scale := flag.Int64("scale", 0, "instead of the scenarios: fill a fresh server to this many stored events, with UUIDv7 then UUIDv4 ids, and report both")
+	window := flag.Duration("scale-window", 10*time.Second, "with -scale: the length of each reported window")
+	dbURL := flag.String("database-url", "", "with -scale: run on a fresh database on this PostgreSQL server (created and dropped) instead of SQLite")
+	instances := flag.Int("instances", 1, "with -scale and -database-url: instances sharing the database, driven round-robin")
 	flag.Parse()
+
+	if *scale > 0 {
+		tmp, err := os.MkdirTemp("", "sendora-scale-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		bin, err := buildSendora(tmp)
+		if err != nil {
+			return err
+		}
+		_, err = runScale(bin, tmp, *scale, *window, *dbURL, *instances, os.Stdout)
+		return err
+	}
 
 	scenarios := []scenario{
 		{name: "batched 100×16", clients: 16, perBatch: 100},
@@ -100,13 +121,9 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 
-	bin := filepath.Join(tmp, "sendora")
-	fmt.Fprintln(os.Stderr, "building sendora…")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/server")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build: %w", err)
+	bin, err := buildSendora(tmp)
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -130,6 +147,19 @@ func run() error {
 	}
 	report(os.Stdout, results)
 	return nil
+}
+
+// buildSendora builds the real binary into dir.
+func buildSendora(dir string) (string, error) {
+	bin := filepath.Join(dir, "sendora")
+	fmt.Fprintln(os.Stderr, "building sendora…")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/server")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build: %w", err)
+	}
+	return bin, nil
 }
 
 // runRound measures sc once on each server, each on a fresh data directory.
@@ -212,14 +242,34 @@ func report(w io.Writer, results []result) {
 
 // serverProc is a server under test in its own process.
 type serverProc struct {
-	cmd    *exec.Cmd
-	url    string
-	key    string
-	secret string
-	done   chan error
+	cmd      *exec.Cmd
+	stopOnce sync.Once
+	stopErr  error
+	url      string
+	others   []*serverProc // more instances sharing the database, driven round-robin by worker
+	dep      *deployment
+	key      string
+	secret   string
+	done     chan error
+}
+
+// urlFor spreads workers over the instances.
+func (s *serverProc) urlFor(worker int) string {
+	if i := worker % (1 + len(s.others)); i > 0 {
+		return s.others[i-1].url
+	}
+	return s.url
 }
 
 func (s *serverProc) stop() error {
+	s.stopOnce.Do(func() { s.stopErr = s.stopNow() })
+	return s.stopErr
+}
+
+func (s *serverProc) stopNow() error {
+	for _, o := range s.others {
+		o.stop()
+	}
 	s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case err := <-s.done:
@@ -234,8 +284,17 @@ func (s *serverProc) stop() error {
 	}
 }
 
-// peakRSS reads the process's high-water resident set size (VmHWM).
+// peakRSS reads the high-water resident set size (VmHWM) of the process,
+// the largest over the instances.
 func (s *serverProc) peakRSS() int64 {
+	peak := s.ownPeakRSS()
+	for _, o := range s.others {
+		peak = max(peak, o.ownPeakRSS())
+	}
+	return peak
+}
+
+func (s *serverProc) ownPeakRSS() int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -259,22 +318,42 @@ func freeAddr() (string, error) {
 }
 
 func startSendora(bin, dir string) (*serverProc, error) {
+	return startDeployment(bin, dir, "", 1)
+}
+
+// deployment is how to run the sendora CLI and server against one store.
+type deployment struct {
+	bin   string
+	dir   string   // the first instance's data directory
+	args  []string // --data and --database-url
+	env   []string
+	extra int // instances started so far, for their data directories
+}
+
+func (d *deployment) cli(args ...string) (string, error) {
+	cmd := exec.Command(d.bin, append(args, d.args...)...)
+	cmd.Env = d.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("sendora %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// serve starts one instance and waits until it is ready.
+func (d *deployment) serve(dir string) (*serverProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cli := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, append(args, "--data", dir)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("sendora %s: %v: %s", strings.Join(args, " "), err, errb.String())
-		}
-		return strings.TrimSpace(out.String()), nil
+	args := []string{"serve", "--addr", addr, "--data", dir, "--log-format", "json"}
+	if i := slices.Index(d.args, "--database-url"); i >= 0 {
+		args = append(args, d.args[i:i+2]...)
 	}
-	// First start creates the data directory; then configure strict identity.
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", dir, "--log-format", "json")
-	logs, err := os.Create(filepath.Join(dir, "..", filepath.Base(dir)+".log"))
+	cmd := exec.Command(d.bin, args...)
+	cmd.Env = d.env
+	logs, err := os.OpenFile(filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -284,32 +363,62 @@ func startSendora(bin, dir string) (*serverProc, error) {
 	}
 	s := &serverProc{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logs.Close() }()
-	if err := waitHealthy(s.url); err != nil {
+	if err := waitReady(s.url); err != nil {
 		s.stop()
 		return nil, err
 	}
-	if s.secret, err = cli("identity", "rotate"); err != nil {
-		s.stop()
-		return nil, err
+	return s, nil
+}
+
+// startDeployment starts instances of sendora on one store (SQLite in dir,
+// or the PostgreSQL database dbURL, which must be empty), turns strict
+// identity on through the CLI, and returns the first instance with the
+// others attached.
+func startDeployment(bin, dir, dbURL string, instances int) (*serverProc, error) {
+	d := &deployment{bin: bin, dir: dir, args: []string{"--data", dir}, env: os.Environ()}
+	if dbURL != "" {
+		d.args = append(d.args, "--database-url", dbURL)
+		// Every instance must hold the same master key.
+		var k [32]byte
+		crand.Read(k[:])
+		d.env = append(d.env, "SENDORA_MASTER_KEY="+hex.EncodeToString(k[:]))
 	}
-	if _, err := cli("identity", "strict", "on"); err != nil {
-		s.stop()
-		return nil, err
-	}
-	out, err := cli("project", "list", "--json")
+	first, err := d.serve(dir)
 	if err != nil {
-		s.stop()
 		return nil, err
+	}
+	first.dep = d
+	for i := 1; i < instances; i++ {
+		other, err := d.serve(fmt.Sprintf("%s-%d", dir, i))
+		if err != nil {
+			first.stop()
+			return nil, err
+		}
+		first.others = append(first.others, other)
+	}
+	fail := func(err error) (*serverProc, error) {
+		first.stop()
+		return nil, err
+	}
+	if first.secret, err = d.cli("identity", "rotate"); err != nil {
+		return fail(err)
+	}
+	if _, err := d.cli("identity", "strict", "on"); err != nil {
+		return fail(err)
+	}
+	out, err := d.cli("project", "list", "--json")
+	if err != nil {
+		return fail(err)
 	}
 	var ps []struct{ PublicKey string }
 	if err := json.Unmarshal([]byte(out), &ps); err != nil || len(ps) == 0 {
-		s.stop()
-		return nil, fmt.Errorf("project list: %v", err)
+		return fail(fmt.Errorf("project list: %v", err))
 	}
-	s.key = ps[0].PublicKey
-	// The server cached "no secret, strict off" during the health check?
-	// No: the cache fills on the first event, after the CLI changes.
-	return s, nil
+	first.key = ps[0].PublicKey
+	// Instances pick the CLI's changes up within a second; the first events
+	// must already be strict.
+	time.Sleep(1500 * time.Millisecond)
+	return first, nil
 }
 
 func startBaseline(self, dir string) (*serverProc, error) {
@@ -345,6 +454,25 @@ func startBaseline(self, dir string) (*serverProc, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// waitReady waits for /readyz: the store answers and ingestion runs.
+func waitReady(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	for {
+		if resp, err := httpClient(1).Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become ready", url)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func waitHealthy(url string) error {
