@@ -36,6 +36,7 @@ type serveConfig struct {
 	retention       time.Duration
 	maxPending      int
 	maxInflight     int
+	dedupMemtable   int
 }
 
 func parseServe(e env, args []string) (serveConfig, error) {
@@ -54,6 +55,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	maxInflight := f.int("max-inflight-bytes", 32<<20, "request bodies in progress at once (each reserves its size limit) before the API answers 503 OVERLOADED")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
 	metricsAddr := f.string("metrics-addr", "", "address for Prometheus /metrics and /debug/pprof/ (keep it private, e.g. 127.0.0.1:9090); empty is off")
+	dedupMemtable := f.int("dedup-memtable-keys", store.DefaultDedupMemtable, "SQLite: messageIds of recent events kept in memory (~40 bytes each) before they are written as a dedup run; more memory, fewer runs")
 	keep := f.duration("retention", 0, "delete events older than this (a Go duration: 2160h is 90 days); 0 keeps them forever")
 	rest, err := f.parse(args)
 	if err != nil {
@@ -69,7 +71,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		addr: *addr, data: *data, databaseURL: *f.databaseURL, maxConns: *maxConns, publicURL: strings.TrimRight(*publicURL, "/"),
 		secretCacheTTL: *ttl, logLevel: *level, logFormat: *format, shutdownTimeout: *grace,
 		rateLimitKey: float64(*rlKey), rateLimitIP: float64(*rlIP),
-		maxPending: *maxPending, maxInflight: *maxInflight,
+		maxPending: *maxPending, maxInflight: *maxInflight, dedupMemtable: *dedupMemtable,
+	}
+	if *dedupMemtable < 1 {
+		return serveConfig{}, usagef("serve: --dedup-memtable-keys must be positive")
 	}
 	if *maxConns < 2 {
 		return serveConfig{}, usagef("serve: --database-max-conns must be at least 2")
@@ -127,7 +132,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	// SQLite's dedup index is loaded before the first request, so its cost
 	// shows here and not on a request (docs/ARCHITECTURE.md).
 	start := time.Now()
-	if info, err := d.Store.StartIngest(ctx); err != nil {
+	if info, err := d.Store.StartIngest(ctx, store.IngestOptions{DedupMemtable: c.dedupMemtable}); err != nil {
 		return err
 	} else if d.Store.Dialect() == "sqlite" {
 		log.Info("dedup index loaded", "keys", info.Keys+int64(info.Memtable), "runs", info.Runs,

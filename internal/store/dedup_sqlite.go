@@ -174,7 +174,9 @@ const (
 // because SQLite compares integers as signed.
 func sortKey(h uint64) int64 { return int64(h ^ 1<<63) }
 
-const dedupFlushAt = 1 << 18 // 262,144 keys: ~10 MiB of memtable
+// DefaultDedupMemtable is how many keys the memtable holds before it is
+// written as a run: 262,144 keys, ~10 MiB.
+const DefaultDedupMemtable = 1 << 18
 
 const dedupFanout = 4
 
@@ -185,8 +187,8 @@ const dedupMetaKey = "dedup_key"
 // filter, and the keys of events committed after the newest run, which it
 // writes as runs where there are many (the first start after an upgrade).
 // Runs left half-written by a crash are deleted.
-func openDedup(ctx context.Context, w *sql.DB) (*dedupIndex, error) {
-	d := &dedupIndex{flushAt: dedupFlushAt, fanout: dedupFanout, stepBlocks: mergeStepBlocks}
+func openDedup(ctx context.Context, w *sql.DB, flushAt int) (*dedupIndex, error) {
+	d := &dedupIndex{flushAt: flushAt, fanout: dedupFanout, stepBlocks: mergeStepBlocks}
 	if err := d.loadKey(ctx, w); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -58,13 +59,17 @@ type Store struct {
 // on PostgreSQL. Only the process that ingests loads it: CLI commands never
 // write events.
 func (s *Store) dedupIndex(ctx context.Context) (*dedupIndex, error) {
+	return s.loadDedup(ctx, IngestOptions{})
+}
+
+func (s *Store) loadDedup(ctx context.Context, opt IngestOptions) (*dedupIndex, error) {
 	if s.d != sqliteDialect {
 		return nil, nil
 	}
 	s.dedupMu.Lock()
 	defer s.dedupMu.Unlock()
 	if s.dedup == nil {
-		d, err := openDedup(ctx, s.w)
+		d, err := openDedup(ctx, s.w, cmp.Or(opt.DedupMemtable, DefaultDedupMemtable))
 		if err != nil {
 			return nil, err
 		}
@@ -73,11 +78,19 @@ func (s *Store) dedupIndex(ctx context.Context) (*dedupIndex, error) {
 	return s.dedup, nil
 }
 
+// IngestOptions tunes what writing events keeps in memory.
+type IngestOptions struct {
+	// DedupMemtable is how many keys of recent events SQLite's dedup index
+	// keeps in memory before writing them as a run; 0 takes
+	// DefaultDedupMemtable.
+	DedupMemtable int
+}
+
 // StartIngest loads what writing events needs (SQLite's dedup index), so
 // that the first request does not pay for it, and says what it loaded. The
 // server calls it before it listens.
-func (s *Store) StartIngest(ctx context.Context) (DedupInfo, error) {
-	d, err := s.dedupIndex(ctx)
+func (s *Store) StartIngest(ctx context.Context, opt IngestOptions) (DedupInfo, error) {
+	d, err := s.loadDedup(ctx, opt)
 	if err != nil || d == nil {
 		return DedupInfo{}, err
 	}
