@@ -502,6 +502,12 @@ func (d *dedupIndex) maintain(ctx context.Context, w *sql.DB) (bool, error) {
 			src.cursors = append(src.cursors, &runCursor{run: r.id})
 		}
 		d.merge, err = d.startBuild(ctx, w, in[0].level+1, src, newBloom(int(keys)), keys, maxEvent, in)
+		if err == nil {
+			// Ids only grow (AUTOINCREMENT): a key whose event id is below
+			// the oldest stored event's belongs to an event that retention
+			// deleted, and a merge leaves it out.
+			err = w.QueryRowContext(ctx, `SELECT COALESCE(min(id), 0) FROM events`).Scan(&d.merge.minLive)
+		}
 	case len(d.trash) > 0:
 		err = d.deleteTrash(ctx, w)
 	}
@@ -541,7 +547,9 @@ type runBuild struct {
 	keys       int64
 	maxEventID int64
 	filter     *bloom
-	addFilter  bool // merges fill the filter as they go; flushes bring one
+	addFilter  bool  // merges fill the filter as they go; flushes bring one
+	minLive    int64 // entries of events below this id are dropped: those events were deleted
+	written    int64
 	src        entrySource
 	bw         blockWriter // holds the partial block between steps
 	inputs     []*dedupRun // merged runs, retired at seal
@@ -582,6 +590,10 @@ func (d *dedupIndex) step(ctx context.Context, w *sql.DB, b *runBuild) (sealed b
 			done = true
 			break
 		}
+		if e.id < b.minLive {
+			continue
+		}
+		b.written++
 		if b.addFilter {
 			b.filter.add(e.h)
 		}
@@ -597,7 +609,8 @@ func (d *dedupIndex) step(ctx context.Context, w *sql.DB, b *runBuild) (sealed b
 	if err := b.bw.flush(ctx); err != nil {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE dedup_runs SET sealed = $1, filter = $2 WHERE id = $3`, true, b.filter.marshal(), b.out); err != nil {
+	b.keys = b.written
+	if _, err := tx.ExecContext(ctx, `UPDATE dedup_runs SET sealed = $1, filter = $2, keys = $3 WHERE id = $4`, true, b.filter.marshal(), b.keys, b.out); err != nil {
 		return false, fmt.Errorf("store: dedup: seal run %d: %w", b.out, err)
 	}
 	for _, r := range b.inputs {

@@ -229,3 +229,56 @@ func TestServerIDsAreNeverDedupKeys(t *testing.T) {
 		t.Errorf("memtable holds %d keys, want 0: server ids are not keys", st.Memtable)
 	}
 }
+
+// TestDedupAfterRetention: keys of events that retention deleted leave the
+// runs at the next merge; a retry of such an event is stored again (it is
+// older than the retention window), one of a kept event still is not.
+func TestDedupAfterRetention(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	p := storetest.Project(t, s, "web")
+	s.TuneDedupForTest(t, 50, 2, nil)
+	old, now := time.Now().Add(-48*time.Hour), time.Now()
+	var oldIDs, newIDs []string
+	for i := range 8 {
+		at, ids := old, &oldIDs
+		if i >= 4 {
+			at, ids = now, &newIDs
+		}
+		rows := make([]store.EventRow, 50)
+		for j := range rows {
+			rows[j] = trackRow(p.ID, uuid4(), at)
+			*ids = append(*ids, rows[j].MessageID)
+		}
+		write(t, s, rows)
+	}
+	var after int64
+	for {
+		_, last, err := s.DeleteEventsBefore(ctx, now.Add(-time.Hour), after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 || last == after {
+			break
+		}
+		after = last
+	}
+	before := s.DedupStatsForTest(t).Keys
+	for range 8 { // as many keys again: the runs holding the deleted keys are merged
+		rows := make([]store.EventRow, 50)
+		for j := range rows {
+			rows[j] = trackRow(p.ID, uuid4(), now)
+			newIDs = append(newIDs, rows[j].MessageID)
+		}
+		write(t, s, rows)
+	}
+	st := s.DedupStatsForTest(t)
+	t.Logf("keys in runs: %d before the merges, %+v after", before, st)
+	if st.Keys >= int64(len(oldIDs)+len(newIDs)) {
+		t.Errorf("runs hold %d keys, want the %d deleted events' keys dropped", st.Keys, len(oldIDs))
+	}
+	got := write(t, s, []store.EventRow{trackRow(p.ID, oldIDs[0], now), trackRow(p.ID, newIDs[0], now)})
+	if !got[0] || got[1] {
+		t.Errorf("inserted = %v, want [true false]: a deleted event's retry is new, a kept one's is not", got)
+	}
+}
