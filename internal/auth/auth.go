@@ -90,7 +90,6 @@ type Service struct {
 	device   *securecookie.SecureCookie
 	hasher   *Hasher
 	throttle *throttle
-	setup    setupLink
 }
 
 // New returns a Service, reading (or creating, on first start) the cookie
@@ -136,7 +135,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		idle: c.IdleTimeout, maxAge: c.MaxAge, setupTTL: c.SetupTTL,
 		cookies: cs, device: dev,
 		hasher:   NewHasher(c.Params, c.HashConcurrency),
-		throttle: newThrottle(c.Limits),
+		throttle: newThrottle(c.Store, c.Limits),
 	}, nil
 }
 

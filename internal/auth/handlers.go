@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,7 +57,9 @@ func (s *Service) SetupPage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	token := r.URL.Query().Get("token")
-	if !s.setupTokenValid(token) {
+	if ok, err := s.setupTokenValid(r.Context(), token); err != nil {
+		return err
+	} else if !ok {
 		return s.renderSetup(w, r, http.StatusForbidden, pages.SetupPage{Invalid: true})
 	}
 	return s.renderSetup(w, r, http.StatusOK, pages.SetupPage{Token: token})
@@ -79,7 +82,9 @@ func (s *Service) Setup(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	token := f.Get("token")
-	if !s.setupTokenValid(token) {
+	if ok, err := s.setupTokenValid(r.Context(), token); err != nil {
+		return err
+	} else if !ok {
 		return s.renderSetup(w, r, http.StatusForbidden, pages.SetupPage{Invalid: true})
 	}
 	page := pages.SetupPage{Token: token, Email: f.Get("email")}
@@ -103,7 +108,6 @@ func (s *Service) Setup(w http.ResponseWriter, r *http.Request) error {
 	}
 	a, err := s.store.CreateFirstAdmin(r.Context(), store.NewAdmin{Email: email, PasswordHash: hash, At: s.now(), Actor: "setup link", IP: s.ips.IP(r)})
 	if errors.Is(err, store.ErrConflict) {
-		s.useSetupToken()
 		s.SetFlash(w, r, "error", "An admin was created meanwhile (by someone else, or with the CLI): sign in.")
 		webui.Redirect(w, r, "/login")
 		return nil
@@ -111,7 +115,6 @@ func (s *Service) Setup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.useSetupToken()
 	id, err := s.createSession(r, a)
 	if err != nil {
 		return err
@@ -160,8 +163,13 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	device := s.deviceFor(r, email)
 
-	// The attempt counts as a failure from here until it succeeds.
-	v, try := s.throttle.begin(ip, email, device, now)
+	// The attempt counts as a failure from here until it succeeds. The
+	// counting outlives a client that goes away mid-check.
+	tctx := context.WithoutCancel(r.Context())
+	v, try, err := s.throttle.begin(tctx, ip, email, device, now)
+	if err != nil {
+		return err
+	}
 	if v.blocked {
 		if v.first {
 			s.audit(r, s.auditName(r, email), store.ActionLoginFailed, "throttled: too many failures per "+v.by)
@@ -174,13 +182,13 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.store.AdminByEmail(r.Context(), email)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.throttle.cancel(try)
+		s.throttleDone(tctx, s.throttle.cancel(tctx, try))
 		return err
 	}
 	ok := false
 	if len(pw) <= MaxPasswordLen {
 		if ok, err = s.hasher.Verify(r.Context(), a.PasswordHash, pw); err != nil {
-			s.throttle.cancel(try)
+			s.throttleDone(tctx, s.throttle.cancel(tctx, try))
 			return busy(err)
 		}
 	}
@@ -194,7 +202,7 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 		return s.renderLogin(w, r, http.StatusUnauthorized, page)
 	}
 
-	s.throttle.succeeded(try)
+	s.throttleDone(tctx, s.throttle.succeeded(tctx, try))
 	if err := s.endOldSession(r); err != nil {
 		return err
 	}
@@ -240,6 +248,14 @@ func throttledMessage(v verdict) string {
 		return "Too many failed sign-ins from your network. Try again in " + wait + ". A browser you signed in with before is not affected."
 	default:
 		return "Too many failed sign-ins for this account. Try again in " + wait + ". A browser you signed in with before is not affected."
+	}
+}
+
+// throttleDone logs a failure to take back a counted attempt: the sign-in
+// itself stands; at worst the attempt stays counted until its window ends.
+func (s *Service) throttleDone(ctx context.Context, err error) {
+	if err != nil {
+		s.log.WarnContext(ctx, "sign-in throttle", "err", err)
 	}
 }
 
@@ -296,7 +312,11 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	ip, now, email := s.ips.IP(r), s.now(), v.Admin.Email
 	device := s.deviceFor(r, email)
-	t, try := s.throttle.begin(ip, email, device, now)
+	tctx := context.WithoutCancel(r.Context())
+	t, try, err := s.throttle.begin(tctx, ip, email, device, now)
+	if err != nil {
+		return err
+	}
 	if t.blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(t.retryAfter.Round(time.Second)/time.Second)))
 		return s.renderAccount(w, r, http.StatusTooManyRequests, throttledMessage(t))
@@ -306,7 +326,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	if len(cur) <= MaxPasswordLen {
 		var err error
 		if ok, err = s.hasher.Verify(r.Context(), v.Admin.PasswordHash, cur); err != nil {
-			s.throttle.cancel(try)
+			s.throttleDone(tctx, s.throttle.cancel(tctx, try))
 			return busy(err)
 		}
 	}
@@ -314,7 +334,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 		s.audit(r, email, store.ActionLoginFailed, "wrong current password when changing the password")
 		return s.renderAccount(w, r, http.StatusBadRequest, "The current password is wrong.")
 	}
-	s.throttle.succeeded(try)
+	s.throttleDone(tctx, s.throttle.succeeded(tctx, try))
 	pw := f.Get("password")
 	if err := CheckPasswordRules(pw); err != nil {
 		return s.renderAccount(w, r, http.StatusBadRequest, err.Error())

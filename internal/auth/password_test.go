@@ -2,10 +2,15 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
 )
 
 func TestHashDefaultParamsAndVerify(t *testing.T) {
@@ -96,23 +101,35 @@ func TestHashingConcurrencyIsCapped(t *testing.T) {
 }
 
 func TestLimiterWindowsAndIPv6Grouping(t *testing.T) {
-	l := newLimiter(2, time.Minute)
-	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	l.fail("k", t0)
-	if b, _, _ := l.blocked("k", t0); b {
-		t.Errorf("blocked after 1 of 2 failures")
-	}
-	l.fail("k", t0.Add(time.Second))
-	b, wait, first := l.blocked("k", t0.Add(10*time.Second))
-	if !b || wait != 50*time.Second || !first {
-		t.Errorf("blocked = %v, wait %s, first %v; want true, 50s, true", b, wait, first)
-	}
-	if _, _, first := l.blocked("k", t0.Add(11*time.Second)); first {
-		t.Errorf("the second refusal is reported as the first")
-	}
-	if b, _, _ := l.blocked("k", t0.Add(time.Minute)); b {
-		t.Errorf("still blocked after the window")
-	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		l := &limiter{st: st, scope: "test", max: 2, window: time.Minute}
+		t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		take := func(at time.Time) (bool, time.Duration, bool) {
+			t.Helper()
+			b, wait, first, _, err := l.take(ctx, "k", at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, wait, first
+		}
+		if b, _, _ := take(t0); b {
+			t.Errorf("blocked at the first failure of 2")
+		}
+		if b, _, _ := take(t0.Add(time.Second)); b {
+			t.Errorf("blocked at the second failure of 2")
+		}
+		b, wait, first := take(t0.Add(10 * time.Second))
+		if !b || wait != 50*time.Second || !first {
+			t.Errorf("blocked = %v, wait %s, first %v; want true, 50s, true", b, wait, first)
+		}
+		if _, _, first := take(t0.Add(11 * time.Second)); first {
+			t.Errorf("the second refusal is reported as the first")
+		}
+		if b, _, _ := take(t0.Add(time.Minute)); b {
+			t.Errorf("still blocked after the window")
+		}
+	})
 	if ipKey("2001:db8:1:2:3:4:5:6") != ipKey("2001:db8:1:2:ffff::1") || ipKey("2001:db8:1:2::1") == ipKey("2001:db8:1:3::1") {
 		t.Errorf("IPv6 addresses are not grouped by /64")
 	}
@@ -121,13 +138,56 @@ func TestLimiterWindowsAndIPv6Grouping(t *testing.T) {
 	}
 }
 
-func TestLimiterMemoryIsBounded(t *testing.T) {
-	l := newLimiter(1, time.Minute)
-	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	for i := range maxKeys + 500 {
-		l.fail(strings.Repeat("k", 1+i%7)+string(rune(i)), t0)
-	}
-	if n := len(l.m); n > maxKeys {
-		t.Errorf("limiter holds %d keys, want at most %d", n, maxKeys)
-	}
+// TestThrottleSweepsOnlyExpiredWindows: the counters live in a table that
+// sweeps expired windows in small batches; filler sign-ins from many
+// addresses never evict a window that is still blocking an account.
+func TestThrottleSweepsOnlyExpiredWindows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		th := newThrottle(st, Limits{Window: time.Minute, PerIP: 1, PerAccount: 2, PerDevice: 1})
+		t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		th.lastSweep.Store(t0.UnixMilli()) // no sweep before the test asks
+		// The victim's account is blocked.
+		for i := range 3 {
+			v, _, err := th.begin(ctx, "192.0.2."+strconv.Itoa(i+1), "victim@example.com", "", t0)
+			if err != nil || v.blocked != (i == 2) {
+				t.Fatalf("attempt %d on the victim = %+v, %v", i, v, err)
+			}
+		}
+		// 1,200 filler attempts from as many addresses, 40 s later.
+		t1 := t0.Add(40 * time.Second)
+		for i := range 1200 {
+			if _, _, err := th.begin(ctx, fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("filler%d@example.com", i), "", t1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 30 s later the victim's window is still on (it ends at t0+60s),
+		// the filler's too: a sweep deletes nothing.
+		t2 := t0.Add(59 * time.Second)
+		if n, err := st.SweepExpired(ctx, t2, 500); err != nil || n != 0 {
+			t.Errorf("sweep before anything expired = %d, %v; want 0", n, err)
+		}
+		if v, _, _ := th.begin(ctx, "203.0.113.9", "victim@example.com", "", t2); !v.blocked || v.by != "account" {
+			t.Errorf("the victim's lockout did not survive the filler: %+v", v)
+		}
+		// Once every window is over, the sweep takes them in batches.
+		t3 := t1.Add(2 * time.Minute)
+		total := int64(0)
+		for {
+			n, err := st.SweepExpired(ctx, t3, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > 500*2 {
+				t.Errorf("one sweep deleted %d rows, want at most a batch per table", n)
+			}
+			if n == 0 {
+				break
+			}
+			total += n
+		}
+		if total < 2*1200 {
+			t.Errorf("swept %d windows, want every expired one (at least %d)", total, 2*1200)
+		}
+	})
 }

@@ -4,22 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
-	"sync"
 	"time"
 )
 
-// setupLink is the one-time first-run link. Only this process knows it
-// (it lives in memory and is printed once to the log); it works until it is
-// used or expires, and never once any admin exists.
-type setupLink struct {
-	mu      sync.Mutex
-	hash    [sha256.Size]byte // of the token; the token itself is not kept
-	expires time.Time
-	active  bool
-}
+// The one-time first-run link. Its token is printed once to the log (that
+// is how the operator, who can read the log, proves to the dashboard that
+// they run this server); the database keeps only its SHA-256, so any
+// instance sharing the database accepts a link another one printed. It
+// works until it expires or any admin exists: creating an admin deletes
+// every link.
 
 // AnnounceSetup prints a one-time setup link to the log when no admin
 // exists yet, and returns it ("" when there are admins). publicURL is the
@@ -36,37 +31,24 @@ func (s *Service) AnnounceSetup(ctx context.Context, publicURL string) (string, 
 	rand.Read(b[:])
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	expires := s.now().Add(s.setupTTL)
-	s.setup.mu.Lock()
-	s.setup.hash = sha256.Sum256([]byte(token))
-	s.setup.expires = expires
-	s.setup.active = true
-	s.setup.mu.Unlock()
+	sum := sha256.Sum256([]byte(token))
+	if err := s.store.CreateSetupLink(ctx, sum[:], expires); err != nil {
+		return "", err
+	}
 
 	link := publicURL + "/setup?token=" + url.QueryEscape(token)
-	// The link is meant for the log: it is how the operator, who can read
-	// the log, proves to the dashboard that they run this server.
 	s.log.InfoContext(ctx, "no admin yet: open the one-time setup link to create the first one (or run: sendora admin create --email you@example.com)",
 		"setup_link", link, "expires", expires.UTC().Format(time.RFC3339))
 	return link, nil
 }
 
-// setupTokenValid reports whether token is the live setup token, comparing
-// in constant time.
-func (s *Service) setupTokenValid(token string) bool {
-	if token == "" {
-		return false
+// setupTokenValid reports whether token is a live setup link's token. The
+// database is searched by the token's SHA-256, never the token, so the
+// lookup's timing says nothing about the token itself.
+func (s *Service) setupTokenValid(ctx context.Context, token string) (bool, error) {
+	if token == "" || len(token) > 128 {
+		return false, nil
 	}
 	sum := sha256.Sum256([]byte(token))
-	s.setup.mu.Lock()
-	defer s.setup.mu.Unlock()
-	ok := subtle.ConstantTimeCompare(sum[:], s.setup.hash[:]) == 1
-	return ok && s.setup.active && s.now().Before(s.setup.expires)
-}
-
-// useSetupToken ends the setup link.
-func (s *Service) useSetupToken() {
-	s.setup.mu.Lock()
-	s.setup.active = false
-	s.setup.hash = [sha256.Size]byte{}
-	s.setup.mu.Unlock()
+	return s.store.SetupLinkValid(ctx, sum[:], s.now())
 }

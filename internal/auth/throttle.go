@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net/netip"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/sendora/sendora/internal/store"
 )
 
 // Login throttling.
@@ -29,8 +33,10 @@ import (
 // device cookie buys its thief only the device's own small budget, and
 // every attempt still needs the password.
 //
-// The counters live in this process's memory: a restart clears them, and
-// several instances each count their own.
+// The counters live in the database (store.TakeThrottle), so every
+// instance sharing it counts the same attempts, and a restart forgets
+// nothing. Each attempt is one atomic statement; expired windows are swept
+// a batch at a time.
 
 // Limits of the three counters.
 type Limits struct {
@@ -43,110 +49,44 @@ type Limits struct {
 // DefaultLimits allow a person plenty of typos and an attacker very few guesses.
 var DefaultLimits = Limits{Window: 15 * time.Minute, PerIP: 20, PerAccount: 10, PerDevice: 10}
 
-// maxKeys bounds each counter's memory.
-const maxKeys = 10_000
+// sweepEvery is how often a sign-in attempt also deletes a batch of
+// expired windows, and sweepBatch how many at most.
+const (
+	sweepEvery = time.Minute
+	sweepBatch = 500
+)
 
-type window struct {
-	start    time.Time
-	failures int
-	reported bool // the block was audited once
-}
-
-// limiter counts failures per key in fixed windows.
+// limiter counts failures per key of one scope in fixed windows.
 type limiter struct {
-	mu     sync.Mutex
+	st     *store.Store
+	scope  string
 	max    int
 	window time.Duration
-	m      map[string]*window
 }
 
-func newLimiter(limit int, w time.Duration) *limiter {
-	return &limiter{max: limit, window: w, m: map[string]*window{}}
-}
-
-// blocked reports whether key is over its limit at now, how long until it
-// is not, and whether this is the first refusal of the window (to audit once).
-func (l *limiter) blocked(key string, now time.Time) (bool, time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w, ok := l.m[key]
-	if !ok || now.Sub(w.start) >= l.window {
-		return false, 0, false
+// take refuses when key is over its limit, and otherwise counts a failure
+// at once and returns the window it was counted in, for giveBack. It also
+// says whether this is the window's first refusal (to audit once).
+func (l *limiter) take(ctx context.Context, key string, now time.Time) (blocked bool, retry time.Duration, first bool, start time.Time, err error) {
+	r, err := l.st.TakeThrottle(ctx, l.scope, key, now, l.window, l.max)
+	if err != nil {
+		return false, 0, false, time.Time{}, err
 	}
-	if w.failures < l.max {
-		return false, 0, false
+	if r.Refused {
+		return true, r.WindowEnd.Sub(now), r.FirstRefusal, time.Time{}, nil
 	}
-	first := !w.reported
-	w.reported = true
-	return true, w.start.Add(l.window).Sub(now), first
-}
-
-// fail counts one failure for key.
-func (l *limiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.count(key, now)
-}
-
-func (l *limiter) count(key string, now time.Time) *window {
-	w, ok := l.m[key]
-	if !ok || now.Sub(w.start) >= l.window {
-		if !ok && len(l.m) >= maxKeys {
-			l.sweep(now)
-		}
-		w = &window{start: now}
-		l.m[key] = w
-	}
-	w.failures++
-	return w
-}
-
-// take is blocked and fail in one step: it refuses when key is over its
-// limit (as blocked does), and otherwise counts a failure at once and
-// returns the window it was counted in, for giveBack.
-func (l *limiter) take(key string, now time.Time) (blocked bool, retry time.Duration, first bool, start time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if w, ok := l.m[key]; ok && now.Sub(w.start) < l.window && w.failures >= l.max {
-		first := !w.reported
-		w.reported = true
-		return true, w.start.Add(l.window).Sub(now), first, time.Time{}
-	}
-	return false, 0, false, l.count(key, now).start
+	return false, 0, false, r.WindowStart, nil
 }
 
 // giveBack uncounts one failure take counted in the window that started
 // at start; nothing when that window has ended since.
-func (l *limiter) giveBack(key string, start time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if w, ok := l.m[key]; ok && w.start.Equal(start) && w.failures > 0 {
-		w.failures--
-	}
+func (l *limiter) giveBack(ctx context.Context, key string, start time.Time) error {
+	return l.st.GiveBackThrottle(ctx, l.scope, key, start)
 }
 
 // reset forgets key's failures.
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.m, key)
-	l.mu.Unlock()
-}
-
-// sweep drops expired windows and, if the map is still full, arbitrary
-// ones: evicting a counter costs an attacker thousands of slow, failed
-// attempts to regain a handful of guesses.
-func (l *limiter) sweep(now time.Time) {
-	for k, w := range l.m {
-		if now.Sub(w.start) >= l.window {
-			delete(l.m, k)
-		}
-	}
-	for k := range l.m {
-		if len(l.m) < maxKeys {
-			break
-		}
-		delete(l.m, k)
-	}
+func (l *limiter) reset(ctx context.Context, key string) error {
+	return l.st.ResetThrottle(ctx, l.scope, key)
 }
 
 // ipKey groups IPv6 clients by /64, which one host usually controls whole.
@@ -165,17 +105,20 @@ func ipKey(ip string) string {
 
 // throttle holds the three counters.
 type throttle struct {
+	st                  *store.Store
 	ip, account, device *limiter
+	lastSweep           atomic.Int64 // Unix ms of the last sweep
 }
 
-func newThrottle(l Limits) *throttle {
+func newThrottle(st *store.Store, l Limits) *throttle {
 	if l.Window <= 0 {
 		l = DefaultLimits
 	}
 	return &throttle{
-		ip:      newLimiter(l.PerIP, l.Window),
-		account: newLimiter(l.PerAccount, l.Window),
-		device:  newLimiter(l.PerDevice, l.Window),
+		st:      st,
+		ip:      &limiter{st: st, scope: "ip", max: l.PerIP, window: l.Window},
+		account: &limiter{st: st, scope: "account", max: l.PerAccount, window: l.Window},
+		device:  &limiter{st: st, scope: "device", max: l.PerDevice, window: l.Window},
 	}
 }
 
@@ -197,49 +140,59 @@ type attempt struct {
 // begin decides whether an attempt may proceed and, if it may, counts it
 // as a failure at once; succeeded or cancel take that back. device is the
 // known-device id for this account, or "". A refused attempt counts
-// nowhere.
-func (t *throttle) begin(ip, account, device string, now time.Time) (verdict, attempt) {
+// nowhere. An error means the database could not count it: the attempt
+// must not proceed.
+func (t *throttle) begin(ctx context.Context, ip, account, device string, now time.Time) (verdict, attempt, error) {
+	t.sweep(ctx, now)
 	a := attempt{ip: ipKey(ip), account: account, device: device}
 	if device != "" {
-		b, d, first, at := t.device.take(device, now)
-		if b {
-			return verdict{true, d, first, "device"}, attempt{}
+		b, d, first, at, err := t.device.take(ctx, device, now)
+		if err != nil || b {
+			return verdict{b, d, first, "device"}, attempt{}, err
 		}
 		a.deviceAt = at
-		return verdict{}, a
+		return verdict{}, a, nil
 	}
-	b, d, first, at := t.ip.take(a.ip, now)
-	if b {
-		return verdict{true, d, first, "ip"}, attempt{}
+	b, d, first, at, err := t.ip.take(ctx, a.ip, now)
+	if err != nil || b {
+		return verdict{b, d, first, "ip"}, attempt{}, err
 	}
 	a.ipAt = at
-	if b, d, first, at = t.account.take(account, now); b {
-		t.ip.giveBack(a.ip, a.ipAt)
-		return verdict{true, d, first, "account"}, attempt{}
+	if b, d, first, at, err = t.account.take(ctx, account, now); err != nil || b {
+		if gerr := t.ip.giveBack(ctx, a.ip, a.ipAt); err == nil {
+			err = gerr
+		}
+		return verdict{b, d, first, "account"}, attempt{}, err
 	}
 	a.accountAt = at
-	return verdict{}, a
+	return verdict{}, a, nil
 }
 
 // succeeded clears the counters the successful client is charged to. The
 // account counter only takes back this attempt: an attacker may still be
 // at it from elsewhere.
-func (t *throttle) succeeded(a attempt) {
+func (t *throttle) succeeded(ctx context.Context, a attempt) error {
 	if a.device != "" {
-		t.device.reset(a.device)
-		return
+		return t.device.reset(ctx, a.device)
 	}
-	t.ip.reset(a.ip)
-	t.account.giveBack(a.account, a.accountAt)
+	return errors.Join(t.ip.reset(ctx, a.ip), t.account.giveBack(ctx, a.account, a.accountAt))
 }
 
 // cancel takes back an attempt whose password was never checked (the
 // server was too busy), so it counts as no failure.
-func (t *throttle) cancel(a attempt) {
+func (t *throttle) cancel(ctx context.Context, a attempt) error {
 	if a.device != "" {
-		t.device.giveBack(a.device, a.deviceAt)
+		return t.device.giveBack(ctx, a.device, a.deviceAt)
+	}
+	return errors.Join(t.ip.giveBack(ctx, a.ip, a.ipAt), t.account.giveBack(ctx, a.account, a.accountAt))
+}
+
+// sweep deletes a batch of expired windows (and setup links) at most once
+// a minute per process; a failure only leaves them for the next sweep.
+func (t *throttle) sweep(ctx context.Context, now time.Time) {
+	last := t.lastSweep.Load()
+	if now.UnixMilli()-last < sweepEvery.Milliseconds() || !t.lastSweep.CompareAndSwap(last, now.UnixMilli()) {
 		return
 	}
-	t.ip.giveBack(a.ip, a.ipAt)
-	t.account.giveBack(a.account, a.accountAt)
+	t.st.SweepExpired(ctx, now, sweepBatch)
 }

@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
 )
 
 // TestThrottleCountsAttemptsBeforeTheirOutcome: begin counts an attempt at
@@ -10,8 +14,41 @@ import (
 // that succeeds, or is cancelled unchecked, gives its count back; a
 // refused attempt counts nowhere.
 func TestThrottleCountsAttemptsBeforeTheirOutcome(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) { testThrottleCounts(t, st) })
+}
+
+// throttleT adapts the throttle's context and error results for tests.
+type throttleT struct {
+	t  *testing.T
+	th *throttle
+}
+
+func (x throttleT) begin(ip, account, device string, now time.Time) (verdict, attempt) {
+	x.t.Helper()
+	v, a, err := x.th.begin(context.Background(), ip, account, device, now)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return v, a
+}
+
+func (x throttleT) cancel(a attempt) {
+	x.t.Helper()
+	if err := x.th.cancel(context.Background(), a); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+func (x throttleT) succeeded(a attempt) {
+	x.t.Helper()
+	if err := x.th.succeeded(context.Background(), a); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+func testThrottleCounts(t *testing.T, st *store.Store) {
 	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	th := newThrottle(Limits{Window: time.Minute, PerIP: 5, PerAccount: 3, PerDevice: 2})
+	th := throttleT{t, newThrottle(st, Limits{Window: time.Minute, PerIP: 5, PerAccount: 3, PerDevice: 2})}
 
 	// Three attempts in flight on one account, none finished: the fourth
 	// is refused before any password is checked.

@@ -101,6 +101,11 @@ func (s *Store) createAdmin(ctx context.Context, a NewAdmin, onlyFirst bool) (Ad
 		if err != nil {
 			return err
 		}
+		// Setup links only create the first admin: once there is one, none
+		// works any more, on any instance.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM setup_links`); err != nil {
+			return err
+		}
 		return addAudit(ctx, tx, Audit{At: a.At, Actor: a.Actor, IP: a.IP, Action: ActionAdminCreate, Detail: "email=" + a.Email})
 	})
 	if err != nil {

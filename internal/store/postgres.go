@@ -24,6 +24,7 @@ var postgresDialect = &dialect{
 	migrations:   migrations.Postgres,
 	insertSuffix: insertReturningPostgres,
 	forUpdate:    " FOR UPDATE",
+	notifySQL:    notifySQLPostgres,
 	serializeSQL: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
 	isUnique:     isUniquePostgres,
 	insertEvents: (*Store).insertEventsPostgres,

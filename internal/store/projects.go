@@ -64,9 +64,17 @@ func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (
 		return Project{}, err
 	}
 	p := Project{Name: name, PublicKey: NewPublicKey(), CreatedAt: now.UTC().Truncate(time.Millisecond)}
-	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO projects (name, public_key, created_at) VALUES ($1, $2, $3) RETURNING id`,
-		p.Name, p.PublicKey, ms(p.CreatedAt)).Scan(&p.ID)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO projects (name, public_key, created_at) VALUES ($1, $2, $3) RETURNING id`,
+			p.Name, p.PublicKey, ms(p.CreatedAt)).Scan(&p.ID)
+		if err != nil {
+			return err
+		}
+		// Servers remember unknown public keys for a few seconds: the change
+		// makes them look again.
+		return s.bumpChanges(ctx, tx)
+	})
 	if s.isUnique(err) {
 		return Project{}, fmt.Errorf("store: create project %q: %w", name, ErrConflict)
 	}
@@ -146,12 +154,18 @@ func (s *Store) Projects(ctx context.Context) ([]Project, error) {
 // SetAllowedOrigins restricts the origins browsers may send the project's
 // events from; none allows any.
 func (s *Store) SetAllowedOrigins(ctx context.Context, id int64, origins []string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE projects SET allowed_origins = $1 WHERE id = $2`, strings.Join(origins, " "), id)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE projects SET allowed_origins = $1 WHERE id = $2`, strings.Join(origins, " "), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.bumpChanges(ctx, tx)
+	})
 	if err != nil {
 		return fmt.Errorf("store: set allowed origins for project %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: set allowed origins for project %d: %w", id, ErrNotFound)
 	}
 	return nil
 }

@@ -29,8 +29,8 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		current, latest, err := s.SchemaVersion(ctx)
-		if err != nil || current != latest || latest < 1 {
-			t.Fatalf("SchemaVersion = %d, %d, %v; want equal and positive", current, latest, err)
+		if err != nil || current != latest || latest < 3 {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want equal and at least 3", current, latest, err)
 		}
 		s.Close()
 
@@ -109,8 +109,8 @@ func TestInstancesStartingTogetherMigrateOnce(t *testing.T) {
 			}
 			versions = append(versions, v)
 		}
-		if len(versions) < 2 || versions[0] != 0 || versions[1] != 1 {
-			t.Errorf("recorded versions = %v, want 0, 1…", versions)
+		if len(versions) < 4 || versions[0] != 0 || versions[1] != 1 || versions[2] != 2 || versions[3] != 3 {
+			t.Errorf("recorded versions = %v, want 0, 1, 2, 3…", versions)
 		}
 	})
 }

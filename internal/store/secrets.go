@@ -105,6 +105,9 @@ func (s *Store) RotateSecret(ctx context.Context, projectID int64, r identity.Ro
 				ORDER BY version DESC LIMIT $3)`, projectID, projectID, r.KeepRetired); err != nil {
 			return err
 		}
+		if err := s.bumpChanges(ctx, tx); err != nil {
+			return err
+		}
 		return addAudit(ctx, tx, Audit{
 			At: r.At, Actor: r.Actor.Name, IP: r.Actor.IP, Action: ActionSecretRotate, ProjectID: projectID,
 			Detail: fmt.Sprintf("version=%d fingerprint=%s overlap=%s", version, r.Fingerprint, r.Overlap),
@@ -134,6 +137,9 @@ func (s *Store) SetStrict(ctx context.Context, projectID int64, c identity.Stric
 			return identity.ErrNoSecret
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE projects SET strict = $1 WHERE id = $2`, c.On, projectID); err != nil {
+			return err
+		}
+		if err := s.bumpChanges(ctx, tx); err != nil {
 			return err
 		}
 		action := ActionStrictOff

@@ -123,6 +123,10 @@ type dialect struct {
 	// serializeSQL takes a lock named by $1 until the transaction ends, for
 	// invariants over many rows ("never two first admins"); "" on SQLite.
 	serializeSQL string
+	// notifySQL announces a change to other servers when the transaction
+	// commits ($1: the change counter); "" when the dialect has no
+	// notifications (SQLite: servers read the counter once a second).
+	notifySQL string
 	// insertSuffix ends the multi-row event insert.
 	insertSuffix string
 	// isUnique reports a UNIQUE constraint violation.
