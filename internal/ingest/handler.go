@@ -108,6 +108,11 @@ func (h *Handler) NotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusMethodNotAllowed, &eventError{Code: "METHOD_NOT_ALLOWED", Message: "use POST"}, 0)
 }
 
+// InvalidateKeys forgets every cached public key, so the next event of each
+// looks its project up again. The change watcher calls it when a project
+// changed in another process (the CLI, another instance).
+func (h *Handler) InvalidateKeys() { h.keys.invalidateAll() }
+
 // Preflight answers CORS preflight requests from any origin. Browser SDKs
 // run on customers' domains; the key travels in the body or the
 // Authorization header, never in a cookie, so no credentials are allowed.

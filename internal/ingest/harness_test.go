@@ -21,14 +21,17 @@ import (
 // harness is the ingestion API over real HTTP on a real SQLite file, or a
 // real PostgreSQL database inside onPostgres (postgres_test.go).
 type harness struct {
-	t       testing.TB
-	st      *store.Store
-	clock   *fakeclock.Clock
-	manager *identity.Manager
-	writer  *ingest.Writer
-	srv     *httptest.Server
-	project store.Project
-	key     string
+	t        testing.TB
+	st       *store.Store
+	sealer   *identity.Sealer
+	verifier *identity.Verifier
+	handler  *ingest.Handler
+	clock    *fakeclock.Clock
+	manager  *identity.Manager
+	writer   *ingest.Writer
+	srv      *httptest.Server
+	project  store.Project
+	key      string
 }
 
 type harnessOptions struct {
@@ -66,7 +69,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	p := storetest.Project(t, st, "default")
-	return &harness{t: t, st: st, clock: clock, manager: identity.NewManager(st, sealer, verifier),
+	return &harness{t: t, st: st, sealer: sealer, verifier: verifier, handler: h, clock: clock, manager: identity.NewManager(st, sealer, verifier),
 		writer: writer, srv: srv, project: p, key: p.PublicKey}
 }
 

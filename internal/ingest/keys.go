@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,9 +30,10 @@ type keyCache struct {
 	now    func() time.Time
 	max    int
 
-	mu sync.RWMutex
-	m  map[string]keyEntry
-	sf singleflight.Group
+	mu  sync.RWMutex
+	m   map[string]keyEntry
+	gen uint64 // bumped by invalidateAll; a load from an older gen is not kept
+	sf  singleflight.Group
 }
 
 type keyEntry struct {
@@ -53,6 +55,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*project, error) {
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.m[key]
+	gen := c.gen
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		if e.p == nil {
@@ -60,7 +63,9 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*project, error) {
 		}
 		return e.p, nil
 	}
-	ch := c.sf.DoChan(key, func() (any, error) { return c.load(key) })
+	// Loads are shared per generation, so a lookup after invalidateAll
+	// never joins a load that began before it.
+	ch := c.sf.DoChan(strconv.FormatUint(gen, 10)+"/"+key, func() (any, error) { return c.load(key, gen) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -72,7 +77,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*project, error) {
 	}
 }
 
-func (c *keyCache) load(key string) (*project, error) {
+func (c *keyCache) load(key string, gen uint64) (*project, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sp, err := c.st.ProjectByPublicKey(ctx, key)
@@ -86,13 +91,25 @@ func (c *keyCache) load(key string) (*project, error) {
 		e = keyEntry{p: &project{id: sp.ID, name: sp.Name, origins: sp.AllowedOrigins}, expires: c.now().Add(c.ttl)}
 	}
 	c.mu.Lock()
-	if len(c.m) >= c.max { // a flood of distinct bad keys: start over rather than grow
-		c.m = make(map[string]keyEntry)
+	if c.gen == gen { // no invalidateAll since the load began
+		if len(c.m) >= c.max { // a flood of distinct bad keys: start over rather than grow
+			c.m = make(map[string]keyEntry)
+		}
+		c.m[key] = e
 	}
-	c.m[key] = e
 	c.mu.Unlock()
 	if e.p == nil {
 		return nil, errUnknownKey
 	}
 	return e.p, nil
+}
+
+// invalidateAll forgets every key, known and unknown, so the next event of
+// each reads the store again: a project was created, changed its keys or
+// origins, or was deleted, here or in another process.
+func (c *keyCache) invalidateAll() {
+	c.mu.Lock()
+	c.gen++
+	c.m = make(map[string]keyEntry)
+	c.mu.Unlock()
 }

@@ -56,6 +56,11 @@ func TestTransientStoreErrorFailsTheGroupFastOnPostgres(t *testing.T) {
 	onPostgres(t, TestTransientStoreErrorFailsTheGroupFast)
 }
 
+func TestChangesElsewhereApplyAtTheNextReadOnPostgres(t *testing.T) {
+	onPostgres(t, TestChangesElsewhereApplyAtTheNextRead)
+}
+func TestRunReadsAtEachTickOnPostgres(t *testing.T) { onPostgres(t, TestRunReadsAtEachTick) }
+
 // onPostgres runs test with every harness it (or its subtests) makes on
 // PostgreSQL.
 func onPostgres(t *testing.T, test func(*testing.T)) {
