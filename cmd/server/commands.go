@@ -123,7 +123,7 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		p.AllowedOrigins = origins
-		fmt.Fprintf(e.stderr, "project %s: running servers apply it within their --secret-cache-ttl.\n", p.Name)
+		fmt.Fprintf(e.stderr, "project %s: running servers apply it within a second.\n", p.Name)
 	}
 	if len(p.AllowedOrigins) == 0 {
 		fmt.Fprintln(e.stdout, "any origin")
@@ -176,7 +176,7 @@ func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
 	if *overlap > 0 && rot.Version > 1 {
 		fmt.Fprintf(e.stderr, "; the previous one verifies for %s more", *overlap)
 	}
-	fmt.Fprintf(e.stderr, ".\nRunning servers pick it up within their --secret-cache-ttl. This is the only time it is shown.\n")
+	fmt.Fprintf(e.stderr, ".\nRunning servers apply it within a second. This is the only time it is shown.\n")
 	return nil
 }
 
@@ -204,6 +204,6 @@ func cmdIdentityStrict(ctx context.Context, e env, args []string) error {
 	if err := identity.NewManager(d.Store, d.Sealer, nil).SetStrict(ctx, p.ID, on, identity.Actor{Name: "cli"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "project %s: strict identity %s. Running servers apply it within their --secret-cache-ttl.\n", p.Name, args[0])
+	fmt.Fprintf(e.stderr, "project %s: strict identity %s. Running servers apply it within a second.\n", p.Name, args[0])
 	return nil
 }

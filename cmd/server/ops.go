@@ -103,3 +103,35 @@ func startRetention(log *slog.Logger, st *store.Store, maxAge time.Duration, onS
 		wg.Wait()
 	}
 }
+
+// changeReadEvery is how often a server reads the change counter: the
+// bound on how long a change made elsewhere (the CLI, another instance)
+// takes to apply here, when no PostgreSQL notification brings it sooner.
+const changeReadEvery = time.Second
+
+// startChangeWatcher drops this server's cached keyrings and public keys
+// within changeReadEvery of a change made by another process, at once on
+// PostgreSQL's notification. It returns a function that stops it.
+func startChangeWatcher(ctx context.Context, log *slog.Logger, st *store.Store, onChange func()) (stop func(), err error) {
+	w, err := st.WatchChanges(ctx, onChange)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	tick := time.NewTicker(changeReadEvery)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		w.Run(wctx, tick.C, func(msg string, err error) {
+			if err != nil {
+				log.Warn("changes: "+msg, "err", err)
+			} else {
+				log.Info("changes: " + msg)
+			}
+		})
+	})
+	return func() {
+		cancel()
+		tick.Stop()
+		wg.Wait()
+	}, nil
+}

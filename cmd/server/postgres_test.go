@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/store/storetest"
@@ -202,5 +203,51 @@ func TestPostgresFirstStartsRaceWithOwnKeys(t *testing.T) {
 	}
 	if won < 0 {
 		t.Fatalf("no instance won: %q", errs)
+	}
+}
+
+// TestCLIRotationReachesRunningServer: with an hour-long cache TTL, a
+// rotation made by the CLI is enforced by the running server at its next
+// read of the change counter (once a second; on PostgreSQL at the
+// notification), on SQLite and PostgreSQL. The latency is logged; the test
+// asserts only that the change arrives long before the TTL would bring it.
+func TestCLIRotationReachesRunningServer(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			db := []string{"--data", data}
+			if b == "postgres" {
+				db = append(db, "--database-url", storetest.NewPostgresDatabase(t))
+			}
+			srv := startServer(t, nil, append(db, "--secret-cache-ttl", "1h")...)
+			old := rotateCLI(t, db...)
+			if _, errOut, code := runCLI(t, nil, append([]string{"identity", "strict", "on"}, db...)...); code != 0 {
+				t.Fatal(errOut)
+			}
+			out, _, _ := runCLI(t, nil, append([]string{"project", "list", "--json"}, db...)...)
+			var ps []projectRow
+			json.Unmarshal([]byte(out), &ps)
+			post := func(s identity.Secret) int {
+				code, _ := postJSON(t, srv.url+"/events", `{"publicKey":"`+ps[0].PublicKey+`","type":"identify","userId":"u1","identityToken":"`+identity.Sign(s, "u1")+`"}`)
+				return code
+			}
+			// The server has the old secret cached (strict came within a second too).
+			deadline := time.Now().Add(10 * time.Second)
+			for post(old) != 200 {
+				if time.Now().After(deadline) {
+					t.Fatal("the CLI's first secret and strict mode never reached the server")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			fresh := rotateCLI(t, db...)
+			rotated := time.Now()
+			for post(fresh) != 200 || post(old) != 401 {
+				if time.Since(rotated) > 10*time.Second { // the TTL is an hour
+					t.Fatal("the CLI's rotation did not reach the running server")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("%s: the CLI's rotation was enforced %s after the command returned", b, time.Since(rotated).Round(time.Millisecond))
+		})
 	}
 }

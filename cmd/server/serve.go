@@ -45,7 +45,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	data := f.dataFlag()
 	maxConns := f.int("database-max-conns", store.DefaultPostgresMaxConns, "PostgreSQL connections this instance may hold (with --database-url), besides one for change notifications")
 	publicURL := f.string("public-url", "", "the dashboard's URL as admins reach it, for links printed to the log (default: http://ADDR)")
-	ttl := f.duration("secret-cache-ttl", identity.DefaultCacheTTL, "how long a project's secrets and strict flag are cached; changes made elsewhere arrive within it")
+	ttl := f.duration("secret-cache-ttl", identity.DefaultCacheTTL, "how long a project's secrets and strict flag are cached at most; changes made elsewhere arrive within a second (the change counter), this is the bound if that fails")
 	level := f.string("log-level", "info", "log level: debug, info, warn, error")
 	format := f.string("log-format", "text", "log format: text or json")
 	proxies := f.string("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto are trusted")
@@ -151,15 +151,26 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ing := ingest.NewHandler(ingest.Config{
+		Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
+		KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
+		MaxInflightBytes: int64(c.maxInflight), Observe: hk.onOutcome,
+	})
+	// A rotation, strict toggle or project change made by the CLI or
+	// another instance applies here within a second.
+	stopWatch, err := startChangeWatcher(ctx, log, d.Store, func() {
+		verifier.InvalidateAll()
+		ing.InvalidateKeys()
+	})
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
 	srv := server.New(server.Config{
-		Log:       log,
-		ClientIP:  ips,
-		Dashboard: dash,
-		Ingest: ingest.NewHandler(ingest.Config{
-			Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
-			KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
-			MaxInflightBytes: int64(c.maxInflight), Observe: hk.onOutcome,
-		}),
+		Log:            log,
+		ClientIP:       ips,
+		Dashboard:      dash,
+		Ingest:         ing,
 		ObserveRequest: hk.onRequest,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(writer.Running(), d.Store.Ping(ctx))

@@ -27,8 +27,10 @@ type VerifierStats struct {
 // Verifier answers "does this token prove this userId for this project?"
 // from an in-memory cache of each project's keyring. A cache hit does no
 // I/O; concurrent misses for one project share one load; a change made
-// through Manager invalidates the entry at once, one made elsewhere is seen
-// once the entry is older than the TTL.
+// through Manager invalidates the entry at once; one made elsewhere (the
+// CLI, another instance) when the process's change watcher calls
+// InvalidateAll, within a second, and at the latest once the entry is older
+// than the TTL.
 type Verifier struct {
 	loader StateLoader
 	sealer *Sealer
@@ -39,7 +41,11 @@ type Verifier struct {
 
 	mu  sync.Mutex       // serialises writers of entries and gens
 	gen map[int64]uint64 // bumped by Invalidate; a load started under an older gen is not cached
-	sf  singleflight.Group
+	// epoch is bumped by InvalidateAll: a load started in an older epoch
+	// is not cached, and loads are shared per (project, epoch), so callers
+	// after an InvalidateAll never join a load that began before it.
+	epoch atomic.Uint64
+	sf    singleflight.Group
 
 	hits, misses, loads, loadErrors atomic.Uint64
 }
@@ -84,7 +90,7 @@ func (v *Verifier) Keyring(ctx context.Context, projectID int64) (*Keyring, erro
 		return e.kr, nil
 	}
 	v.misses.Add(1)
-	ch := v.sf.DoChan(strconv.FormatInt(projectID, 10), func() (any, error) {
+	ch := v.sf.DoChan(v.flightKey(projectID), func() (any, error) {
 		return v.load(projectID)
 	})
 	select {
@@ -102,7 +108,7 @@ func (v *Verifier) Keyring(ctx context.Context, projectID int64) (*Keyring, erro
 // not use a caller's context, so one caller giving up does not fail the rest.
 func (v *Verifier) load(projectID int64) (*Keyring, error) {
 	v.mu.Lock()
-	gen := v.gen[projectID]
+	gen, epoch := v.gen[projectID], v.epoch.Load()
 	v.mu.Unlock()
 
 	v.loads.Add(1)
@@ -121,7 +127,7 @@ func (v *Verifier) load(projectID int64) (*Keyring, error) {
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.gen[projectID] == gen { // no Invalidate raced with this load
+	if v.gen[projectID] == gen && v.epoch.Load() == epoch { // no Invalidate raced with this load
 		v.store(projectID, &cacheEntry{kr: kr, expires: v.now().Add(v.ttl)})
 	}
 	return kr, nil
@@ -149,7 +155,22 @@ func (v *Verifier) Invalidate(projectID int64) {
 	v.gen[projectID]++
 	v.store(projectID, nil)
 	v.mu.Unlock()
-	v.sf.Forget(strconv.FormatInt(projectID, 10))
+	v.sf.Forget(v.flightKey(projectID))
+}
+
+// InvalidateAll drops every cached keyring, so the next call for each
+// project reads the store. The change watcher calls it when another
+// process (the CLI, another instance) changed any project.
+func (v *Verifier) InvalidateAll() {
+	v.mu.Lock()
+	v.epoch.Add(1)
+	empty := map[int64]*cacheEntry{}
+	v.entries.Store(&empty)
+	v.mu.Unlock()
+}
+
+func (v *Verifier) flightKey(projectID int64) string {
+	return strconv.FormatInt(projectID, 10) + "@" + strconv.FormatUint(v.epoch.Load(), 10)
 }
 
 // Stats returns cumulative cache counters.

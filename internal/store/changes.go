@@ -84,17 +84,20 @@ func (w *ChangeWatcher) Poll(ctx context.Context) error {
 }
 
 // Run polls at every tick and, on PostgreSQL, whenever a notification
-// arrives, until ctx ends. Errors (the database unreachable for a while)
-// go to onError, if set; the next tick tries again.
-func (w *ChangeWatcher) Run(ctx context.Context, ticks <-chan time.Time, onError func(error)) {
-	if onError == nil {
-		onError = func(error) {}
+// arrives, until ctx ends. It tells report when reading the counter, or
+// listening for notifications, starts failing (the database is down: the
+// caches then live until their TTL) and when it works again, once each
+// way, not at every tick.
+func (w *ChangeWatcher) Run(ctx context.Context, ticks <-chan time.Time, report func(msg string, err error)) {
+	if report == nil {
+		report = func(string, error) {}
 	}
 	var wg sync.WaitGroup
 	if w.s.pg != nil {
-		wg.Go(func() { w.listen(ctx, onError) })
+		wg.Go(func() { w.listen(ctx, report) })
 	}
 	defer wg.Wait()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,10 +106,18 @@ func (w *ChangeWatcher) Run(ctx context.Context, ticks <-chan time.Time, onError
 		case <-w.wake:
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := w.Poll(pctx); err != nil && ctx.Err() == nil {
-			onError(err)
-		}
+		err := w.Poll(pctx)
 		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			failing = true
+			report("cannot read the change counter: changes made elsewhere apply within --secret-cache-ttl until it can", err)
+		case err == nil && failing:
+			failing = false
+			report("reading the change counter again", nil)
+		}
 	}
 }
 

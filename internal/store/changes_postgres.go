@@ -17,14 +17,24 @@ const notifySQLPostgres = "SELECT pg_notify('" + ChangesChannel + "', $1)"
 // breaks (a restart, a failover) it reconnects, backing off up to 5 s, and
 // pokes Run on reconnecting: a change may have been made meanwhile, and
 // its notification lost; the periodic read covers the gap too.
-func (w *ChangeWatcher) listen(ctx context.Context, onError func(error)) {
+func (w *ChangeWatcher) listen(ctx context.Context, report func(string, error)) {
 	backoff := 100 * time.Millisecond
+	failing := false
 	for ctx.Err() == nil {
-		err := w.listenOnce(ctx, func() { backoff = 100 * time.Millisecond })
+		err := w.listenOnce(ctx, func() {
+			backoff = 100 * time.Millisecond
+			if failing {
+				failing = false
+				report("listening for change notifications again", nil)
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
-		onError(fmt.Errorf("store: change notifications: %w", err))
+		if !failing {
+			failing = true
+			report("lost the change notifications connection: reconnecting; changes made elsewhere apply at the next read of the change counter", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
+)
+
+// TestEveryCachedChangeMovesTheCounter: each change servers cache bumps
+// the change counter in its own transaction, once; a refused change does
+// not.
+func TestEveryCachedChangeMovesTheCounter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		var p store.Project
+		sealer := storetest.Sealer()
+		changes := []struct {
+			what   string
+			change func() error
+			moves  bool
+		}{
+			{"project create", func() (err error) { p, err = s.CreateProject(ctx, "shop", now); return err }, true},
+			{"strict on without a secret (refused)", func() error {
+				err := s.SetStrict(ctx, p.ID, identity.StrictChange{On: true, At: now})
+				if !errors.Is(err, identity.ErrNoSecret) {
+					t.Errorf("strict on without a secret: %v", err)
+				}
+				return nil
+			}, false},
+			{"rotation", func() error {
+				secret := identity.NewSecret()
+				_, err := s.RotateSecret(ctx, p.ID, identity.Rotation{Sealed: sealer.SealSecret(p.ID, secret), Fingerprint: secret.Fingerprint(),
+					At: now, FromVersion: identity.AnyVersion, KeepRetired: 3})
+				return err
+			}, true},
+			{"strict on", func() error { return s.SetStrict(ctx, p.ID, identity.StrictChange{On: true, At: now}) }, true},
+			{"strict off", func() error { return s.SetStrict(ctx, p.ID, identity.StrictChange{On: false, At: now}) }, true},
+			{"allowed origins", func() error { return s.SetAllowedOrigins(ctx, p.ID, []string{"https://shop.example.com"}) }, true},
+			{"project create (name taken, refused)", func() error {
+				if _, err := s.CreateProject(ctx, "shop", now); !errors.Is(err, store.ErrConflict) {
+					t.Errorf("duplicate project: %v", err)
+				}
+				return nil
+			}, false},
+		}
+		for _, c := range changes {
+			before, err := s.ChangeSeq(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.change(); err != nil {
+				t.Fatalf("%s: %v", c.what, err)
+			}
+			after, _ := s.ChangeSeq(ctx)
+			want := before
+			if c.moves {
+				want++
+			}
+			if after != want {
+				t.Errorf("%s: change counter %d → %d, want %d", c.what, before, after, want)
+			}
+		}
+	})
+}
+
+// TestChangeWatcherSeesChangesMadeElsewhere: a watcher on one handle sees
+// changes another process (the CLI, another instance) commits: Poll once
+// per change; Run at the next tick, and on PostgreSQL at the NOTIFY the
+// change's transaction sends, with no tick at all.
+func TestChangeWatcherSeesChangesMadeElsewhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		cli := storetest.Reopen(t, s)
+		changed := make(chan struct{}, 16)
+		w, err := s.WatchChanges(ctx, func() { changed <- struct{}{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			n := 0
+			for {
+				select {
+				case <-changed:
+					n++
+				default:
+					return n
+				}
+			}
+		}
+		if err := w.Poll(ctx); err != nil || count() != 0 {
+			t.Fatalf("a poll with no change called onChange (%v)", err)
+		}
+		p := storetest.Project(t, cli, "shop")
+		if err := w.Poll(ctx); err != nil || count() != 1 {
+			t.Fatalf("a poll after a change: onChange not called once (%v)", err)
+		}
+		if err := w.Poll(ctx); err != nil || count() != 0 {
+			t.Fatalf("the same change seen twice (%v)", err)
+		}
+
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		ticks := make(chan time.Time)
+		go func() { defer close(done); w.Run(rctx, ticks, nil) }()
+		defer func() { cancel(); <-done }()
+		if err := cli.SetAllowedOrigins(ctx, p.ID, []string{"https://shop.example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if s.Dialect() != "postgres" {
+			ticks <- time.Now() // SQLite: the once-a-second read
+		}
+		select {
+		case <-changed:
+		case <-time.After(30 * time.Second): // a hang guard, not a timing claim
+			t.Fatalf("%s: Run did not see the change", s.Dialect())
+		}
+	})
+}
