@@ -126,6 +126,42 @@ func BenchmarkVerifierKeyringVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifierKeyringVerifyJWT is one event carrying a JWT as
+// ingestion handles it: the cached keyring (a hit, over a real store),
+// then VerifyToken. The issue's budget: 3 µs.
+func BenchmarkVerifierKeyringVerifyJWT(b *testing.B) {
+	s := storetest.New(b)
+	sealer := storetest.Sealer()
+	p := storetest.Project(b, s, "bench")
+	v := identity.NewVerifier(s, sealer, identity.VerifierOptions{TTL: time.Hour})
+	r, err := identity.NewManager(s, sealer, v).Rotate(context.Background(), p.ID, 0, identity.Actor{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const user = "usr_2f9c1e7a4b"
+	now := v.Now()
+	token, err := identity.SignJWT(r.Secret, identity.JWTClaims{Subject: user, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+		Traits: []byte(`{"plan":"startup","mrr":99,"email":"sam@acme.co"}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		kr, err := v.Keyring(ctx, p.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res := kr.VerifyToken(user, token, now); res.Reason != identity.Verified || res.Traits == nil {
+			b.Fatalf("VerifyToken = %s", res.Reason)
+		}
+	}
+	if st := v.Stats(); st.Loads != 1 {
+		b.Errorf("%d loads, want 1: the benchmark measured misses", st.Loads)
+	}
+}
+
 type loopNext struct{ b *testing.B }
 
 func (l loopNext) Next() bool { return l.b.Loop() }
