@@ -69,9 +69,10 @@ var jwtAlg = jwt.SigningMethodHS256.Alg()
 // NumericDate beyond it (either sign) is malformed rather than saturated.
 const maxNumericDate = 253402300799
 
-// jwtClaims are the claims of an identity JWT, read by decode. It
-// implements jwt.Claims, so the library's Validator checks its times and
-// subject.
+// jwtClaims are the claims of an identity JWT, read by decodeClaims. It
+// implements jwt.Claims (and json.Unmarshaler) so that the library's
+// Parser can decode into it: the tests' oracle. Verification hands the
+// library's Validator the jwtTimes alone.
 type jwtClaims struct {
 	sub []byte
 	// exp, nbf and iat in whole seconds: the library truncates NumericDates
@@ -108,8 +109,8 @@ const (
 	claimTraits
 )
 
-// decodeClaims reads the claims from the decoded payload b, keeping slices of b.
-// It fails on anything but a JSON object in valid UTF-8 with a non-empty
+// decodeClaims reads the claims from the decoded payload b, keeping
+// slices of b. Keys are matched exactly (see jsonscan.go). It fails on anything but a JSON object in valid UTF-8 with a non-empty
 // string "sub"; on a non-numeric or out-of-range exp, nbf or iat; on
 // traits that are neither an object nor null (null is no traits), nest
 // deeper than MaxTraitsDepth or repeat a key; and on any of these claims
@@ -225,7 +226,7 @@ func scanTraits(sc *objectScanner) ([]byte, bool) {
 	return v.b[start:v.i], true
 }
 
-// UnmarshalJSON decodes claims as decode does, from a copy of b. It lets
+// UnmarshalJSON decodes claims as decodeClaims does, from a copy of b. It lets
 // jwt.Parser decode into jwtClaims, which the tests use as the oracle.
 func (c *jwtClaims) UnmarshalJSON(b []byte) error {
 	var ok bool
@@ -391,7 +392,7 @@ func parseJWT(token string, scratch []byte) (p parsedJWT, r Reason) {
 	// The token's bytes (encoding/base64 decodes from []byte), then room
 	// for the decoded claims: in scratch when they fit (the caller's stack),
 	// else one allocation. The claims alias it.
-	buf := scratch
+	var buf []byte
 	if need := len(token) + b64url.DecodedLen(len(c)); need <= len(scratch) {
 		buf = scratch[:need]
 	} else {

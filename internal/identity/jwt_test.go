@@ -706,3 +706,31 @@ func ExampleSignJWT() {
 	fmt.Println(tok)
 	// Output: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1XzEyMyIsInRyYWl0cyI6eyJwbGFuIjoic3RhcnR1cCJ9fQ.qMgkXgKpXW85e-loTgdDrhQBpbrm-Qt4QxwtvhB8CEk
 }
+
+// TestVerifyTokenAllocations: the hmac_v1 path of VerifyToken allocates
+// nothing, as Verify did before JWTs; a verified JWT allocates a few small
+// objects (the Validator's view of its times, the traits handed back).
+func TestVerifyTokenAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, so everything allocates")
+	}
+	k := newJWTKeyrings(t)
+	hmacTok := identity.Sign(k.cur, "u_1")
+	jwtTok := rawJWT(hs256, `{"sub":"u_1","iat":`+unix(0)+`,"exp":`+unix(time.Hour)+`,"traits":{"plan":"startup"}}`, k.cur.Reveal())
+	for _, tt := range []struct {
+		name  string
+		token string
+		max   float64
+	}{
+		{"hmac_v1, current", hmacTok, 0},
+		{"hmac_v1, previous", identity.Sign(k.prev, "u_1"), 0},
+		{"hmac_v1, forged", identity.Sign(k.other, "u_1"), 0},
+		{"jwt, verified with traits", jwtTok, 4},
+		{"jwt, forged", rawJWT(hs256, `{"sub":"u_1"}`, k.other.Reveal()), 1},
+	} {
+		allocs := testing.AllocsPerRun(1000, func() { k.full.VerifyToken("u_1", tt.token, t0) })
+		if allocs > tt.max {
+			t.Errorf("%s: %.1f allocations, want at most %.0f", tt.name, allocs, tt.max)
+		}
+	}
+}
