@@ -8,8 +8,9 @@ DATA ?= ./data
 ADDR ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 BENCHTIME ?= 10s
+SDK_DEPS := sdk/web/node_modules/.package-lock.json
 
-.PHONY: help run test build generate lint bench fuzz crashtest chromium clean
+.PHONY: help run test build generate lint bench fuzz crashtest chromium clean sdk sdk-check sdk-test
 CRASH_CYCLES ?= 8
 
 help: ## list the targets
@@ -18,7 +19,7 @@ help: ## list the targets
 run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/server serve --data $(DATA) --addr $(ADDR)
 
-test: chromium ## run every test (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm); lists skipped tests
+test: chromium sdk-test ## run every test: the SDK's Node tests, then Go's (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm); lists skipped tests
 	@if [ -z "$$SENDORA_TEST_DATABASE_URL" ]; then echo "make test: SENDORA_TEST_DATABASE_URL is not set: the PostgreSQL side of the suites is skipped (listed at the end); e.g. SENDORA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test"; fi
 	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 -json ./... | $(GO) run ./scripts/testsummary
 
@@ -28,14 +29,15 @@ build: ## build bin/sendora (static, no cgo, version stamped)
 generate: ## regenerate templ components
 	$(GO) tool templ generate
 
-lint: ## gofmt, go vet, staticcheck, and templ output up to date
+lint: sdk-check ## gofmt, go vet, staticcheck, and templ and SDK build output up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	@$(GO) tool templ generate >/dev/null 2>&1 || { echo "templ generate failed"; exit 1; }
 	@if [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then echo "templ output is stale; run make generate and commit:"; git status --porcelain -- '*_templ.go'; exit 1; fi
 
-bench: ## Go benchmarks of the hot path and the load test; figures go to docs/BENCHMARKS.md
+bench: $(SDK_DEPS) ## the SDK's size, Go benchmarks of the hot path and the load test; figures go to docs/BENCHMARKS.md
+	cd sdk/web && node build.mjs --size
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./internal/identity/ ./internal/ingest/
 	$(GO) run ./cmd/loadtest
 
@@ -56,6 +58,21 @@ crashtest: ## SIGKILL the real binary under load $(CRASH_CYCLES) times; every ac
 
 chromium:
 	@./scripts/ensure-chromium
+
+# The browser SDK (sdk/web, TypeScript) is built into web/static/sdk/v1 and
+# the result committed, like templ output, so `go build` needs no Node.
+# These targets need Node 20+ and npm; npm ci installs the locked versions.
+$(SDK_DEPS): sdk/web/package.json sdk/web/package-lock.json
+	cd sdk/web && npm ci --no-audit --no-fund --prefer-offline
+
+sdk: $(SDK_DEPS) ## build the browser SDK into web/static/sdk/v1 (commit the result)
+	cd sdk/web && node build.mjs
+
+sdk-check: $(SDK_DEPS) ## type-check the SDK and fail if web/static/sdk/v1 differs from a fresh build
+	cd sdk/web && node build.mjs --check
+
+sdk-test: $(SDK_DEPS) ## the SDK's unit tests (Node's test runner, on the built files)
+	cd sdk/web && npm test
 
 clean: ## remove build output
 	rm -rf bin
