@@ -3,27 +3,66 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
+	"github.com/sendora/sendora/internal/jsonx"
 	"github.com/sendora/sendora/internal/store"
 )
 
-// exportedEvent is one NDJSON line of `sendora events export`.
-type exportedEvent struct {
-	MessageID    string          `json:"messageId"`
-	Type         string          `json:"type"`
-	Event        string          `json:"event,omitempty"`
-	UserID       string          `json:"userId,omitempty"`
-	AnonymousID  string          `json:"anonymousId,omitempty"`
-	Timestamp    time.Time       `json:"timestamp"`
-	ReceivedAt   time.Time       `json:"receivedAt"`
-	Verification string          `json:"verification"` // "verified" or the reason it did not verify
-	Traits       json.RawMessage `json:"traits,omitempty"`
-	Properties   json.RawMessage `json:"properties,omitempty"`
-	Context      json.RawMessage `json:"context,omitempty"`
+// appendExported appends one NDJSON line of `sendora events export`:
+//
+//	{"messageId","type","event","userId","anonymousId","timestamp","receivedAt",
+//	 "verification" ("verified" or the reason it did not verify),"traits","properties","context"}
+//
+// event, userId, anonymousId, traits, properties and context are left out
+// when empty. Whatever is stored comes out as one line that every JSON
+// parser reads (jsonx): text that is not valid Unicode is repaired with
+// U+FFFD, a time outside what RFC 3339 can write (a year past 9999, stored
+// by an older version) is clamped to the nearest it can. Written by hand,
+// without reflection: an export of millions of events is bound by this.
+func appendExported(b []byte, e *store.StoredEvent) []byte {
+	b = append(b, `{"messageId":`...)
+	b = jsonx.AppendString(b, e.MessageID)
+	b = append(b, `,"type":`...)
+	b = jsonx.AppendString(b, e.Type)
+	for _, f := range [...]struct{ key, v string }{{`,"event":`, e.Event}, {`,"userId":`, e.UserID}, {`,"anonymousId":`, e.AnonymousID}} {
+		if f.v != "" {
+			b = append(b, f.key...)
+			b = jsonx.AppendString(b, f.v)
+		}
+	}
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, e.TimestampMS)
+	b = append(b, `,"receivedAt":`...)
+	b = appendTime(b, e.ReceivedAtMS)
+	b = append(b, `,"verification":`...)
+	b = jsonx.AppendString(b, e.Verification)
+	for _, f := range [...]struct {
+		key string
+		raw []byte
+	}{{`,"traits":`, e.Traits}, {`,"properties":`, e.Properties}, {`,"context":`, e.Context}} {
+		if len(f.raw) > 0 {
+			b = append(b, f.key...)
+			b = jsonx.AppendCompact(b, f.raw)
+		}
+	}
+	return append(b, "}\n"...)
+}
+
+// The range of times RFC 3339 can write, in Unix milliseconds.
+var (
+	minExportMS = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	maxExportMS = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli()
+)
+
+// appendTime appends stored Unix milliseconds as a quoted RFC 3339 time.
+func appendTime(b []byte, ms int64) []byte {
+	b = append(b, '"')
+	b = time.UnixMilli(min(max(ms, minExportMS), maxExportMS)).UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 func cmdEventsExport(ctx context.Context, e env, args []string) error {
@@ -60,18 +99,18 @@ func cmdEventsExport(ctx context.Context, e env, args []string) error {
 			prog.total = total
 		}
 	}
+	// An export allocates for every row and keeps little: collect less
+	// often than the default (this is a short-lived command).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	out := bufio.NewWriterSize(e.stdout, 256<<10)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
 	var n int64
+	line := make([]byte, 0, 4<<10)
 	err = d.Store.ExportEvents(ctx, p.ID, since, func(se *store.StoredEvent) error {
 		n++
 		prog.set(n)
-		return enc.Encode(exportedEvent{
-			MessageID: se.MessageID, Type: se.Type, Event: se.Event, UserID: se.UserID, AnonymousID: se.AnonymousID,
-			Timestamp: se.Timestamp, ReceivedAt: se.ReceivedAt, Verification: se.Verification,
-			Traits: se.Traits, Properties: se.Properties, Context: se.Context,
-		})
+		line = appendExported(line[:0], se)
+		_, err := out.Write(line)
+		return err
 	})
 	if ferr := out.Flush(); err == nil {
 		err = ferr

@@ -13,7 +13,15 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sendora/sendora/internal/jsonx"
 )
+
+// MaxNesting is how deep traits, properties and context may nest: {} is
+// one level, {"a":{}} two. Deeper values are refused before they reach the
+// store, whose JSON functions (the profile merge) have their own, lower
+// limits and would fail the event at commit.
+const MaxNesting = 32
 
 // Limits from the wire contract.
 const (
@@ -136,7 +144,7 @@ func (e *event) validate() *eventError {
 		if !isObjectOrNull(f.raw) {
 			return invalid(f.name, "%s must be an object", f.name)
 		}
-		if nesting(f.raw, MaxNesting) > MaxNesting {
+		if jsonx.Nesting(f.raw, MaxNesting) > MaxNesting {
 			return invalid(f.name, "%s nests deeper than %d levels", f.name, MaxNesting)
 		}
 	}
@@ -227,7 +235,7 @@ func decodeEvent(body []byte) (event, *eventError) {
 	if err := json.Unmarshal(body, &e.wireEvent); err != nil {
 		return e, decodeError(err)
 	}
-	if !validText(body) {
+	if !jsonx.ValidText(body) {
 		return e, invalidText()
 	}
 	return e, nil
@@ -255,7 +263,7 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 	}
 	// One pass over the whole body settles the usual case; only a body
 	// with invalid text is checked event by event, to name the events.
-	textOK := validText(body)
+	textOK := jsonx.ValidText(body)
 	var eventsAt [][2]int64 // where each event lies in body, when !textOK
 	tok, err := dec.Token()
 	if err != nil {
@@ -313,7 +321,7 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 				}
 				if !textOK {
 					eventsAt = append(eventsAt, [2]int64{start, end})
-					if it.err == nil && !validText(body[start:end]) {
+					if it.err == nil && !jsonx.ValidText(body[start:end]) {
 						it.err = invalidText()
 					}
 				}
@@ -352,10 +360,10 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 func envelopeTextOK(body []byte, eventsAt [][2]int64) bool {
 	var prev int64
 	for _, at := range eventsAt {
-		if !validText(body[prev:at[0]]) {
+		if !jsonx.ValidText(body[prev:at[0]]) {
 			return false
 		}
 		prev = at[1]
 	}
-	return validText(body[prev:])
+	return jsonx.ValidText(body[prev:])
 }

@@ -134,36 +134,6 @@ func checkValidEvent(t *testing.T, e *event) {
 	}
 }
 
-// FuzzScan: the single-pass checks agree with slow references on every
-// valid JSON value: validText with a rune-by-rune walk of each string,
-// nesting with encoding/json's own tokens.
-func FuzzScan(f *testing.F) {
-	for _, s := range []string{
-		`{}`, `[]`, `1`, `"a"`, `{"a":[{"b":{}}]}`, `"\\u"`, `"\\"`, `"\\\"}"`, `"\ud83d\ude00"`, `"\ud83d"`,
-		`"\ude00"`, `"\ud83d\u0041"`, `"\uD83D\uDE00"`, "\"\xff\"", "\"\xc3\xa9\"", "\"\xed\xa0\x80\"", `{"k\"":[["]]]"]]}`,
-		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, `{"a":"\"{["}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if !json.Valid(b) {
-			return
-		}
-		if got, want := validText(b), refValidText(b); got != want {
-			t.Fatalf("validText(%q) = %v, want %v", b, got, want)
-		}
-		want := refNesting(b)
-		if got := nesting(b, 1<<30); got != want {
-			t.Fatalf("nesting(%q) = %d, want %d", b, got, want)
-		}
-		for _, limit := range []int{0, 1, 2, MaxNesting} {
-			if got := nesting(b, limit); (got > limit) != (want > limit) {
-				t.Fatalf("nesting(%q, %d) = %d, want past the limit: %v", b, limit, got, want > limit)
-			}
-		}
-	})
-}
-
 // refValidText walks b rune by rune: inside strings every rune must be
 // valid UTF-8 and every \u escape of a surrogate must be a high one
 // followed at once by a low one.
@@ -228,24 +198,4 @@ func refNesting(b []byte) int {
 			depth--
 		}
 	}
-}
-
-// FuzzAppendJSONString: the hand-written encoder of the hot path's answer
-// agrees with encoding/json on every string encoding/json can produce.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"m_1", `q"uote`, `back\slash`, "ctl\x00\x1f", "<&>", "é🙂", "\u2028"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !utf8.ValidString(s) {
-			t.Skip("strings reaching the encoder came out of encoding/json: valid UTF-8")
-		}
-		var via string
-		if err := json.Unmarshal(appendJSONString(nil, s), &via); err != nil {
-			t.Fatalf("invalid JSON for %q: %v", s, err)
-		}
-		if via != s {
-			t.Fatalf("round trip %q → %q", s, via)
-		}
-	})
 }

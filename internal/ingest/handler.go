@@ -20,6 +20,7 @@ import (
 
 	"github.com/sendora/sendora/internal/clientip"
 	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/jsonx"
 	"github.com/sendora/sendora/internal/reqlog"
 	"github.com/sendora/sendora/internal/store"
 )
@@ -295,7 +296,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	// The hot path's answer, written without reflection.
 	b := make([]byte, 0, 48+len(rows[0].MessageID))
 	b = append(b, `{"accepted":1,"messageId":`...)
-	b = appendJSONString(b, rows[0].MessageID)
+	b = jsonx.AppendString(b, rows[0].MessageID)
 	writeRaw(w, http.StatusOK, append(b, "}\n"...))
 }
 
@@ -554,30 +555,6 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
-// appendJSONString appends s as a JSON string. Strings here came out of
-// encoding/json, so they are valid UTF-8; control characters, quotes and
-// backslashes are escaped, and <, >, & too, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // ServerIDPrefix starts every messageId the server assigns; clients may
 // not use it, so a client can never take an id the server will assign.

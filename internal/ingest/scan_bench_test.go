@@ -13,31 +13,6 @@ func benchBatch(n int) []byte {
 	return []byte(`{"publicKey":"pk_live_x","events":[` + strings.TrimSuffix(strings.Repeat(benchEvent+",", n), ",") + `]}`)
 }
 
-// BenchmarkValidText: the text check the hot path adds to every body.
-func BenchmarkValidText(b *testing.B) {
-	body := benchBatch(100)
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if !validText(body) {
-			b.Fatal("invalid")
-		}
-	}
-}
-
-// BenchmarkNesting: the depth check of one event's properties and context.
-func BenchmarkNesting(b *testing.B) {
-	e, err := decodeEvent([]byte(benchEvent))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(e.Properties) + len(e.Context)))
-	for b.Loop() {
-		if nesting(e.Properties, MaxNesting) > MaxNesting || nesting(e.Context, MaxNesting) > MaxNesting {
-			b.Fatal("deep")
-		}
-	}
-}
-
 // BenchmarkDecodeValidateBatch100: decoding and validating a 100-event
 // batch, which the two checks above are part of.
 func BenchmarkDecodeValidateBatch100(b *testing.B) {

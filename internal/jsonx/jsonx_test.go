@@ -1,0 +1,148 @@
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzScan: the single-pass checks agree with slow references on every
+// valid JSON value: validText with a rune-by-rune walk of each string,
+// nesting with encoding/json's own tokens.
+func FuzzScan(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `[]`, `1`, `"a"`, `{"a":[{"b":{}}]}`, `"\\u"`, `"\\"`, `"\\\"}"`, `"\ud83d\ude00"`, `"\ud83d"`,
+		`"\ude00"`, `"\ud83d\u0041"`, `"\uD83D\uDE00"`, "\"\xff\"", "\"\xc3\xa9\"", "\"\xed\xa0\x80\"", `{"k\"":[["]]]"]]}`,
+		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, `{"a":"\"{["}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if got, want := ValidText(b), refValidText(b); got != want {
+			t.Fatalf("ValidText(%q) = %v, want %v", b, got, want)
+		}
+		want := refNesting(b)
+		if got := Nesting(b, 1<<30); got != want {
+			t.Fatalf("Nesting(%q) = %d, want %d", b, got, want)
+		}
+		for _, limit := range []int{0, 1, 2, 32} {
+			if got := Nesting(b, limit); (got > limit) != (want > limit) {
+				t.Fatalf("Nesting(%q, %d) = %d, want past the limit: %v", b, limit, got, want > limit)
+			}
+		}
+	})
+}
+
+// refValidText walks b rune by rune: inside strings every rune must be
+// valid UTF-8 and every \u escape of a surrogate must be a high one
+// followed at once by a low one.
+func refValidText(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return false
+		}
+		i += size
+		switch {
+		case !inString:
+			inString = r == '"'
+		case r == '"':
+			inString = false
+		case r == '\\':
+			if i >= len(b) {
+				return false
+			}
+			if b[i] != 'u' {
+				i++
+				continue
+			}
+			v, err := strconv.ParseUint(string(b[i+1:i+5]), 16, 32)
+			if err != nil {
+				return false
+			}
+			i += 5
+			if v >= 0xDC00 && v <= 0xDFFF {
+				return false
+			}
+			if v >= 0xD800 && v <= 0xDBFF {
+				if i+6 > len(b) || string(b[i:i+2]) != `\u` {
+					return false
+				}
+				w, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+				if err != nil || w < 0xDC00 || w > 0xDFFF {
+					return false
+				}
+				i += 6
+			}
+		}
+	}
+	return true
+}
+
+// refNesting counts nesting with encoding/json's tokens.
+func refNesting(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// FuzzAppendString: the hand-written string encoder writes exactly what
+// encoding/json writes for every string, valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"m_1", `q"uote`, `back\slash`, "ctl\x00\x1f\n\r\t", "<&>", "é🙂", "\u2028\u2029", "\xff", "a\xc3", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}
+
+// FuzzAppendCompact: whatever bytes are stored, the exported value is one
+// line of valid JSON with valid text; a valid stored value keeps its
+// meaning.
+func FuzzAppendCompact(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, "{\n  \"a\": [1, 2]\n}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, "{\"a\":\"\xff\"}", "{\"a\":\"\u2028\"}",
+		`{"a":`, `not json`, "{\"a\":\"\x01\"}", `"\\ud800"`, `{"a":"\ud83d\ude00"}`, `{"k\ud800":1}`, `[1e999999]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out := AppendCompact([]byte("x"), raw)[1:]
+		if !json.Valid(out) || !ValidText(out) || bytes.ContainsAny(out, "\n\r") || bytes.Contains(out, lineSep) || bytes.Contains(out, paraSep) {
+			t.Fatalf("AppendCompact(%q) = %q: not one line of valid JSON with valid text", raw, out)
+		}
+		if json.Valid(raw) && ValidText(raw) {
+			var a, b any
+			if json.Unmarshal(raw, &a) != nil || json.Unmarshal(out, &b) != nil {
+				return // numbers out of float64's range: both valid, neither decodes
+			}
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("AppendCompact(%q) = %q changes the value", raw, out)
+			}
+		}
+	})
+}
