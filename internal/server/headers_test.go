@@ -16,6 +16,7 @@ import (
 	"github.com/sendora/sendora/internal/auth"
 	"github.com/sendora/sendora/internal/server/dashtest"
 	"github.com/sendora/sendora/web/static"
+	"github.com/sendora/sendora/web/static/sdk"
 )
 
 // seen keeps every response a client receives, body included.
@@ -150,6 +151,9 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 		anon.Get(static.Path(name))
 	}
 	anon.Get("/static/app.000000000000.css")
+	anon.Get("/sdk/v1/sendora.js")
+	anon.Get(sdk.File("sendora.mjs").Path)
+	anon.Get("/sdk/v1/sendora.000000000000.js")
 	anon.Get("/healthz")
 	anon.Get("/readyz")
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sendora/sendora/internal/webui"
 	"github.com/sendora/sendora/web/static"
+	"github.com/sendora/sendora/web/static/sdk"
 )
 
 // Handler returns every route with its middleware.
@@ -51,6 +52,8 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	mux.HandleFunc("OPTIONS /events/batch", s.ingest.Preflight)
 	mux.HandleFunc("/events", s.ingest.NotAllowed)
 	mux.HandleFunc("/events/batch", s.ingest.NotAllowed)
+	// The browser SDK, loaded by customers' sites: CORS *, no session.
+	mux.Handle("GET "+sdk.Prefix, sdk.Handler())
 
 	// Dashboard: its own chain (CSP nonce, cross-origin protection,
 	// session), listed in dashboardRoutes below. It never wraps /events.
