@@ -37,8 +37,8 @@ import (
 //  2. The signature is checked with the keyring's pooled HMAC-SHA256
 //     states (current, previous, retired), as hmac_v1 tokens are: the
 //     library builds a new HMAC for every key and every token, which with
-//     its header map and claims decoding cost 12 µs a token here, four
-//     times the budget (docs/BENCHMARKS.md).
+//     its header map and claims decoding cost 12 µs or more a token here,
+//     four times the budget (BenchmarkGolangJWTParse, docs/BENCHMARKS.md).
 //  3. The time rules are the library's own: jwt.Validator with
 //     WithLeeway(JWTLeeway) and WithIssuedAt validates the decoded
 //     jwtClaims, and jwtReason maps its errors to reasons; then sub must
