@@ -141,8 +141,7 @@ func FuzzJSONScan(f *testing.F) {
 		}
 		// strings
 		var want string
-		if json.Unmarshal(b, &want) == nil {
-			trimmed := bytes.TrimSpace(b)
+		if trimmed := bytes.TrimSpace(b); json.Unmarshal(b, &want) == nil && trimmed[0] == '"' { // not null
 			got, ok := unquote(trimmed)
 			switch {
 			case !ok && !bytes.Contains(trimmed, []byte(`\u`)):
