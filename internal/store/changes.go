@@ -24,7 +24,11 @@ const ChangesChannel = "sendora_changes"
 // listeners when tx commits).
 func (s *Store) bumpChanges(ctx context.Context, tx *sql.Tx) error {
 	var seq int64
-	if err := tx.QueryRowContext(ctx, `UPDATE changes SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
+	// An upsert, so a counter row lost to a hand-made repair never blocks
+	// every rotation.
+	if err := tx.QueryRowContext(ctx, `
+		INSERT INTO changes (id, seq) VALUES (1, 1)
+		ON CONFLICT (id) DO UPDATE SET seq = changes.seq + 1 RETURNING seq`).Scan(&seq); err != nil {
 		return fmt.Errorf("count the change: %w", err)
 	}
 	if s.d.notifySQL != "" {
@@ -38,7 +42,7 @@ func (s *Store) bumpChanges(ctx context.Context, tx *sql.Tx) error {
 // ChangeSeq returns the change counter.
 func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := s.r.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = 1`).Scan(&seq); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("store: read the change counter: %w", err)
 	}
 	return seq, nil

@@ -211,8 +211,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// pgWriteTimeout bounds a write transaction on PostgreSQL that has no
+// deadline of its own (the group commit's): a server that stops answering
+// without closing the connection (a frozen host, a network partition)
+// would otherwise hold every waiting request until TCP gives up, minutes
+// later. Past it pgx cancels the transaction and drops the connection, and
+// the writer answers 503 OVERLOADED, which clients retry (their messageIds
+// keep a commit that did land from being stored twice). SQLite's
+// busy_timeout plays this part there.
+const pgWriteTimeout = 15 * time.Second
+
 // tx runs fn in a write transaction and commits it when fn returns nil.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if _, ok := ctx.Deadline(); !ok && s.pg != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pgWriteTimeout)
+		defer cancel()
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
