@@ -235,15 +235,19 @@ func decodeEvent(body []byte) (event, *eventError) {
 	if err := json.Unmarshal(body, &e.wireEvent); err != nil {
 		return e, decodeError(err)
 	}
-	if !jsonx.ValidText(body) {
+	if !validInput(body) {
 		return e, invalidText()
 	}
 	return e, nil
 }
 
+// validInput reports whether every string of an event's JSON is valid
+// Unicode without U+0000 (see jsonx.HasNUL: no store could keep it alike).
+func validInput(b []byte) bool { return jsonx.ValidText(b) && !jsonx.HasNUL(b) }
+
 // invalidText is the error for strings that are not valid Unicode.
 func invalidText() *eventError {
-	return &eventError{Code: CodeInvalidJSON, Message: "strings must be valid UTF-8 (and a \\u escape of a UTF-16 surrogate must come in a pair)"}
+	return &eventError{Code: CodeInvalidJSON, Message: "strings must be valid UTF-8 without U+0000 (and a \\u escape of a UTF-16 surrogate must come in a pair)"}
 }
 
 // batchItem is one element of a batch's events: the event, or why it failed.
@@ -263,7 +267,7 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 	}
 	// One pass over the whole body settles the usual case; only a body
 	// with invalid text is checked event by event, to name the events.
-	textOK := jsonx.ValidText(body)
+	textOK := validInput(body)
 	var eventsAt [][2]int64 // where each event lies in body, when !textOK
 	tok, err := dec.Token()
 	if err != nil {
@@ -321,7 +325,7 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 				}
 				if !textOK {
 					eventsAt = append(eventsAt, [2]int64{start, end})
-					if it.err == nil && !jsonx.ValidText(body[start:end]) {
+					if it.err == nil && !validInput(body[start:end]) {
 						it.err = invalidText()
 					}
 				}
@@ -360,10 +364,10 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 func envelopeTextOK(body []byte, eventsAt [][2]int64) bool {
 	var prev int64
 	for _, at := range eventsAt {
-		if !jsonx.ValidText(body[prev:at[0]]) {
+		if !validInput(body[prev:at[0]]) {
 			return false
 		}
 		prev = at[1]
 	}
-	return jsonx.ValidText(body[prev:])
+	return validInput(body[prev:])
 }

@@ -163,7 +163,7 @@ func refValidText(b []byte) bool {
 				return false
 			}
 			i += 5
-			if v >= 0xDC00 && v <= 0xDFFF {
+			if v == 0 || v >= 0xDC00 && v <= 0xDFFF {
 				return false
 			}
 			if v >= 0xD800 && v <= 0xDBFF {

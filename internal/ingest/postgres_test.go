@@ -59,7 +59,8 @@ func TestTransientStoreErrorFailsTheGroupFastOnPostgres(t *testing.T) {
 func TestChangesElsewhereApplyAtTheNextReadOnPostgres(t *testing.T) {
 	onPostgres(t, TestChangesElsewhereApplyAtTheNextRead)
 }
-func TestRunReadsAtEachTickOnPostgres(t *testing.T) { onPostgres(t, TestRunReadsAtEachTick) }
+func TestRunReadsAtEachTickOnPostgres(t *testing.T)     { onPostgres(t, TestRunReadsAtEachTick) }
+func TestNULRefusedOnEveryStoreOnPostgres(t *testing.T) { onPostgres(t, TestNULRefusedOnEveryStore) }
 
 // onPostgres runs test with every harness it (or its subtests) makes on
 // PostgreSQL.

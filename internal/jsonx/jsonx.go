@@ -54,6 +54,32 @@ func ValidText(b []byte) bool {
 	}
 }
 
+// HasNUL reports whether a string in b, which is valid JSON syntax, holds
+// U+0000, written \u0000 (a raw NUL byte is not valid JSON). Ingestion
+// refuses it on every store alike: PostgreSQL can keep it neither in text
+// (a userId) nor through its JSON functions (traits, in the profile merge).
+// It is valid JSON all the same, so what is written back out may hold it.
+func HasNUL(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += j + 1 // the escaped character
+		if i >= len(b) {
+			return false
+		}
+		if b[i] != 'u' {
+			i++ // \" \\ and the others: skipping it keeps \\u0000 from reading as an escape
+			continue
+		}
+		if r, ok := hex4(b[i+1:]); ok && r == 0 {
+			return true
+		}
+		i++
+	}
+}
+
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 {
 		return 0, false

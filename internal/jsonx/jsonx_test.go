@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -145,4 +146,41 @@ func FuzzAppendCompact(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzHasNUL compares HasNUL with decoding: valid JSON whose decoded
+// strings (keys included) hold U+0000 exactly when HasNUL says so.
+func FuzzHasNUL(f *testing.F) {
+	for _, s := range []string{`"\u0000"`, `{"a\u0000":1}`, `"\\u0000"`, `["x","\\\u0000"]`, `"\u00001"`, `{"a":"\U0000"}`, `"é\u0001"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			return
+		}
+		if got, want := HasNUL(b), hasNULDecoded(v); got != want {
+			t.Fatalf("HasNUL(%q) = %v, want %v", b, got, want)
+		}
+	})
+}
+
+func hasNULDecoded(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.ContainsRune(x, 0)
+	case []any:
+		for _, e := range x {
+			if hasNULDecoded(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) || hasNULDecoded(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
