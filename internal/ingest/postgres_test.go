@@ -6,7 +6,6 @@ import (
 	"go/token"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sendora/sendora/internal/store"
@@ -62,38 +61,11 @@ func TestChangesElsewhereApplyAtTheNextReadOnPostgres(t *testing.T) {
 func TestRunReadsAtEachTickOnPostgres(t *testing.T)     { onPostgres(t, TestRunReadsAtEachTick) }
 func TestNULRefusedOnEveryStoreOnPostgres(t *testing.T) { onPostgres(t, TestNULRefusedOnEveryStore) }
 
-// onPostgres runs test with every harness it (or its subtests) makes on
-// PostgreSQL.
-func onPostgres(t *testing.T, test func(*testing.T)) {
-	t.Helper()
-	if storetest.PostgresURL() == "" {
-		t.Skip(storetest.SkipReason)
-	}
-	pgTests.Store(t.Name(), true)
-	defer pgTests.Delete(t.Name())
-	test(t)
-}
-
-// pgTests holds the names of the tests running onPostgres; their subtests'
-// names start with them.
-var pgTests sync.Map
+func onPostgres(t *testing.T, test func(*testing.T)) { storetest.OnPostgres(t, test) }
 
 // newStore is the store a harness for t runs on: PostgreSQL inside
 // onPostgres, else SQLite.
-func newStore(t testing.TB) *store.Store {
-	t.Helper()
-	name := t.Name()
-	for {
-		if _, ok := pgTests.Load(name); ok {
-			return storetest.Postgres.New(t)
-		}
-		i := strings.LastIndexByte(name, '/')
-		if i < 0 {
-			return storetest.SQLite.New(t)
-		}
-		name = name[:i]
-	}
-}
+func newStore(t testing.TB) *store.Store { return storetest.New(t) }
 
 // TestContractRunsOnPostgres fails when a test that builds a harness has no
 // OnPostgres twin above, so the suite cannot quietly run on SQLite alone.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,11 +50,40 @@ var SkipReason = EnvDatabaseURL + " is not set: PostgreSQL side skipped"
 func PostgresURL() string { return os.Getenv(EnvDatabaseURL) }
 
 // New opens a migrated SQLite database in t.TempDir and closes it when the
-// test ends.
+// test ends; inside OnPostgres, a fresh PostgreSQL database instead.
 func New(t testing.TB) *store.Store {
 	t.Helper()
-	return SQLite.New(t)
+	name := t.Name()
+	for {
+		if _, ok := onPostgres.Load(name); ok {
+			return Postgres.New(t)
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return SQLite.New(t)
+		}
+		name = name[:i]
+	}
 }
+
+// OnPostgres runs test, a test written for SQLite, so that every store New
+// makes for it (or for its subtests, or through helpers such as dashtest)
+// is a fresh PostgreSQL database: a suite runs on both stores with one
+// line per test, func TestXOnPostgres(t *testing.T) { storetest.OnPostgres(t, TestX) }.
+// It skips without SENDORA_TEST_DATABASE_URL.
+func OnPostgres(t *testing.T, test func(*testing.T)) {
+	t.Helper()
+	if PostgresURL() == "" {
+		t.Skip(SkipReason)
+	}
+	onPostgres.Store(t.Name(), true)
+	defer onPostgres.Delete(t.Name())
+	test(t)
+}
+
+// onPostgres holds the names of the tests running in OnPostgres; their
+// subtests' names start with them.
+var onPostgres sync.Map
 
 // New opens a fresh store of backend b, closed (and, on PostgreSQL,
 // dropped) when the test ends. On PostgreSQL without
