@@ -323,11 +323,10 @@ func startSendora(bin, dir string) (*serverProc, error) {
 
 // deployment is how to run the sendora CLI and server against one store.
 type deployment struct {
-	bin   string
-	dir   string   // the first instance's data directory
-	args  []string // --data and --database-url
-	env   []string
-	extra int // instances started so far, for their data directories
+	bin  string
+	dir  string   // the first instance's data directory
+	args []string // --data and --database-url
+	env  []string
 }
 
 func (d *deployment) cli(args ...string) (string, error) {
