@@ -251,3 +251,35 @@ func TestCLIRotationReachesRunningServer(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresFirstStartsShareOneDataDir: instances on one machine sharing
+// a --data directory start at once on an empty database without
+// SENDORA_MASTER_KEY: one writes master.key (whole, under a temporary name
+// first), the others read that one, and all open the database.
+func TestPostgresFirstStartsShareOneDataDir(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	data := filepath.Join(t.TempDir(), "data")
+	const n = 4
+	errs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// An address no one can listen on: each stops right after opening the database.
+			_, errs[i], _ = runCLI(t, nil, "serve", "--addr", "256.0.0.1:0", "--data", data, "--database-url", url)
+		})
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if !strings.Contains(e, "listen on 256.0.0.1") {
+			t.Errorf("instance %d did not get past the database: %q", i, e)
+		}
+	}
+	entries, _ := os.ReadDir(data)
+	if len(entries) != 1 || entries[0].Name() != "master.key" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("data directory holds %v, want master.key alone", names)
+	}
+}

@@ -240,22 +240,43 @@ func createKeyFile(dir, path string) (key identity.MasterKey, created bool, err 
 	return key, err == nil, err
 }
 
+// writeKeyFile writes key to path whole or not at all: it is written and
+// synced under a temporary name, then linked to path, which fails (with
+// fs.ErrExist) if path appeared meanwhile. So another process starting at
+// the same moment never reads a half-written key.
 func writeKeyFile(path string, key identity.MasterKey) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+MasterKeyFile+".tmp-*")
 	if err != nil {
+		return fmt.Errorf("create master key: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return fmt.Errorf("create master key: %w", err)
 	}
 	if _, err := f.WriteString(key.Encode() + "\n"); err != nil {
 		f.Close()
-		os.Remove(path)
 		return fmt.Errorf("create master key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(path)
 		return fmt.Errorf("create master key: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create master key: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("create master key: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync() // make the new name durable
+		d.Close()
+	}
+	return nil
 }
 
 // ensureProject creates the default project when there is none at all.
