@@ -45,7 +45,9 @@ func startInstances(t *testing.T, bin, dbURL, masterKey string, n int, extra ...
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { out[i], errs[i] = startInstance(t, bin, dbURL, masterKey, fmt.Sprintf("instance %c", 'A'+i), extra...) })
+		wg.Go(func() {
+			out[i], errs[i] = startInstance(t, bin, dbURL, masterKey, fmt.Sprintf("instance %c", 'A'+i), extra...)
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
