@@ -121,12 +121,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Exit status: 0 on success, 1 on failure, 2 for a mistake in the command line.")
 }
 
-// flags is a command's flag set whose defaults come from SENDORA_* env twins.
+// flags is a command's flag set whose values may come from SENDORA_* env
+// twins. An env value is parsed exactly as the flag's own value is (by the
+// flag's Set), so SENDORA_RATE_LIMIT_KEY=1x is refused as --rate-limit-key 1x
+// is; a flag given on the command line wins over its twin.
 type flags struct {
-	fs      *flag.FlagSet
-	e       env
-	envErrs []error
-	usage   string
+	fs    *flag.FlagSet
+	e     env
+	twins []string // flags with an env twin, in definition order
+	usage string
 
 	dataDir, databaseURL *string // set by dataFlag
 }
@@ -142,13 +145,11 @@ func envName(flagName string) string {
 }
 
 func (f *flags) describe(name, usage string) string {
+	f.twins = append(f.twins, name)
 	return usage + " (env " + envName(name) + ")"
 }
 
 func (f *flags) string(name, def, usage string) *string {
-	if v := f.e.getenv(envName(name)); v != "" {
-		def = v
-	}
 	return f.fs.String(name, def, f.describe(name, usage))
 }
 
@@ -157,27 +158,37 @@ func (f *flags) bool(name string, def bool, usage string) *bool {
 }
 
 func (f *flags) duration(name string, def time.Duration, usage string) *time.Duration {
-	if v := f.e.getenv(envName(name)); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			f.envErrs = append(f.envErrs, usagef("%s=%q: not a duration (e.g. 60s, 1h)", envName(name), v))
-		} else {
-			def = d
-		}
-	}
 	return f.fs.Duration(name, def, f.describe(name, usage))
 }
 
 func (f *flags) int(name string, def int, usage string) *int {
-	if v := f.e.getenv(envName(name)); v != "" {
-		var n int
-		if _, err := fmt.Sscan(v, &n); err != nil {
-			f.envErrs = append(f.envErrs, usagef("%s=%q: not a whole number", envName(name), v))
-		} else {
-			def = n
+	return f.fs.Int(name, def, f.describe(name, usage))
+}
+
+// applyEnv sets each flag that has an env twin from it, through the flag's
+// own parser.
+func (f *flags) applyEnv() error {
+	for _, name := range f.twins {
+		v := f.e.getenv(envName(name))
+		if v == "" {
+			continue
+		}
+		if err := f.fs.Set(name, v); err != nil {
+			return usagef("%s=%q: invalid value for --%s: %v%s", envName(name), v, name, err, valueHint(f.fs.Lookup(name)))
 		}
 	}
-	return f.fs.Int(name, def, f.describe(name, usage))
+	return nil
+}
+
+// valueHint says what a flag takes, for errors.
+func valueHint(fl *flag.Flag) string {
+	switch fl.Value.(flag.Getter).Get().(type) {
+	case int:
+		return " (want a whole number, e.g. 50000)"
+	case time.Duration:
+		return " (want a duration, e.g. 60s, 1h)"
+	}
+	return ""
 }
 
 // dataFlag adds --data and --database-url, which every command takes, and
@@ -197,6 +208,7 @@ func (f *flags) openData(ctx context.Context) (*datadir.DataDir, error) {
 // parse parses args, prints help on -h, and turns flag errors into one-line
 // usage errors. Positional arguments may come before or after flags.
 func (f *flags) parse(args []string) ([]string, error) {
+	envErr := f.applyEnv() // reported after the arguments, so --help still works
 	var positional []string
 	for {
 		err := f.fs.Parse(args)
@@ -214,8 +226,8 @@ func (f *flags) parse(args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
-	if len(f.envErrs) > 0 {
-		return nil, f.envErrs[0]
+	if envErr != nil {
+		return nil, envErr
 	}
 	return positional, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type serveConfig struct {
 	retention       time.Duration
 	maxPending      int
 	maxInflight     int
+	maxPerIP        int
+	bodyTimeout     time.Duration
 	dedupMemtable   int
 }
 
@@ -51,8 +54,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	proxies := f.string("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto are trusted")
 	rlKey := f.int("rate-limit-key", 0, "events per second allowed per public key; 0 is no limit")
 	rlIP := f.int("rate-limit-ip", 0, "events per second allowed per client IP; 0 is no limit")
-	maxPending := f.int("max-pending-events", 50_000, "events queued for commit before the API answers 503 OVERLOADED")
-	maxInflight := f.int("max-inflight-bytes", 32<<20, "request bodies in progress at once (each reserves its size limit) before the API answers 503 OVERLOADED")
+	maxPending := f.int("max-pending-events", 50_000, "events queued for commit before the API answers 503 OVERLOADED; at least one batch (500)")
+	maxInflight := f.int("max-inflight-bytes", 32<<20, "bytes of request bodies in progress at once (each holds what it declared or has sent) before the API answers 503 OVERLOADED; one client address may hold an eighth")
+	maxPerIP := f.int("max-inflight-per-ip", ingest.DefaultMaxInflightPerIP, "requests in progress at once from one client address (IPv6 by /64) before it gets 429")
+	bodyTimeout := f.duration("body-timeout", ingest.DefaultBodyTimeout, "how long a request body may take to arrive before the answer is 408 REQUEST_TIMEOUT")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
 	metricsAddr := f.string("metrics-addr", "", "address for Prometheus /metrics and /debug/pprof/ (keep it private, e.g. 127.0.0.1:9090); empty is off")
 	dedupMemtable := f.int("dedup-memtable-keys", store.DefaultDedupMemtable, "SQLite: messageIds of recent events kept in memory (~40 bytes each) before they are written as a dedup run; more memory, fewer runs")
@@ -79,12 +84,31 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	if *maxConns < 2 {
 		return serveConfig{}, usagef("serve: --database-max-conns must be at least 2")
 	}
-	if *maxPending < 1 || *maxInflight < 512<<10 {
-		return serveConfig{}, usagef("serve: --max-pending-events must be positive and --max-inflight-bytes at least 524288 (one batch)")
-	}
-	if *keep < 0 {
+	// Settings that cannot work stop the start, each with one line.
+	switch {
+	case *maxPending < ingest.MaxBatchEvents:
+		return serveConfig{}, usagef("serve: --max-pending-events %d is below the largest batch (%d events): every full batch would be answered 503", *maxPending, ingest.MaxBatchEvents)
+	case *maxInflight < ingest.MaxBatchBytes:
+		return serveConfig{}, usagef("serve: --max-inflight-bytes %d is below one batch body (%d bytes): full batches would always be answered 503", *maxInflight, ingest.MaxBatchBytes)
+	case *maxPerIP < 1:
+		return serveConfig{}, usagef("serve: --max-inflight-per-ip must be at least 1")
+	case *bodyTimeout < time.Second:
+		return serveConfig{}, usagef("serve: --body-timeout %s is under a second: bodies from real networks would time out", *bodyTimeout)
+	case *grace < 0:
+		return serveConfig{}, usagef("serve: --shutdown-timeout must be 0 or positive")
+	case *keep < 0:
 		return serveConfig{}, usagef("serve: --retention must be 0 (keep forever) or positive")
+	case *keep > 0 && *keep < time.Hour:
+		return serveConfig{}, usagef("serve: --retention %s would delete events within the hour they arrive; it is a Go duration, e.g. 2160h for 90 days", *keep)
+	case *metricsAddr != "" && *metricsAddr == *addr:
+		return serveConfig{}, usagef("serve: --metrics-addr and --addr are both %s: the metrics need their own (private) address", *addr)
 	}
+	if *publicURL != "" {
+		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return serveConfig{}, usagef("serve: --public-url %q: want the dashboard's URL, e.g. https://sendora.example.com", *publicURL)
+		}
+	}
+	c.maxPerIP, c.bodyTimeout = *maxPerIP, *bodyTimeout
 	c.metricsAddr, c.retention = *metricsAddr, *keep
 	if *rlKey < 0 || *rlIP < 0 {
 		return serveConfig{}, usagef("serve: rate limits must be 0 (off) or positive")
@@ -154,7 +178,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	ing := ingest.NewHandler(ingest.Config{
 		Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 		KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
-		MaxInflightBytes: int64(c.maxInflight), Observe: hk.onOutcome,
+		MaxInflightBytes: int64(c.maxInflight), MaxInflightPerIP: c.maxPerIP, BodyTimeout: c.bodyTimeout, Observe: hk.onOutcome,
 	})
 	// A rotation, strict toggle or project change made by the CLI or
 	// another instance applies here within a second.

@@ -42,6 +42,7 @@ const (
 	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
 	CodeRateLimited          = "RATE_LIMITED"
 	CodeOverloaded           = "OVERLOADED"
+	CodeRequestTimeout       = "REQUEST_TIMEOUT"
 	CodeOriginNotAllowed     = "ORIGIN_NOT_ALLOWED"
 	CodeInternal             = "INTERNAL"
 )

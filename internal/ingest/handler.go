@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -15,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 
 	"github.com/sendora/sendora/internal/clientip"
 	"github.com/sendora/sendora/internal/identity"
@@ -35,9 +32,17 @@ type Config struct {
 	// KeyTTL is how long a public key's project is cached (the verifier's TTL).
 	KeyTTL time.Duration
 	// MaxInflightBytes bounds the request bodies being read and processed
-	// at once (each request reserves its endpoint's size limit). Past it the
+	// at once, by the bytes each really declares or has sent. Past it the
 	// server answers 503 OVERLOADED at once rather than queue in memory.
 	MaxInflightBytes int64
+	// MaxInflightPerIP bounds the requests in progress from one client
+	// address (IPv6 by /64), and MaxInflightBytesPerIP their bytes (default
+	// an eighth of MaxInflightBytes); past either, 429 RATE_LIMITED.
+	MaxInflightPerIP      int
+	MaxInflightBytesPerIP int64
+	// BodyTimeout is how long a request body may take to arrive; past it
+	// the answer is 408 REQUEST_TIMEOUT.
+	BodyTimeout time.Duration
 	// RateLimitKey and RateLimitIP are events per second per public key and
 	// per client IP; 0 turns a limit off.
 	RateLimitKey float64
@@ -48,6 +53,16 @@ type Config struct {
 	Observe func(Outcome)
 }
 
+// Defaults of Config.
+const (
+	DefaultMaxInflightPerIP = 64
+	DefaultBodyTimeout      = 15 * time.Second
+	// answerWithin is how long after its body a request may take to be
+	// answered: the wait for its commit, which may wait out the store's
+	// busy timeout (10 s).
+	answerWithin = 30 * time.Second
+)
+
 // Handler serves the ingestion endpoints.
 type Handler struct {
 	log      *slog.Logger
@@ -55,7 +70,8 @@ type Handler struct {
 	verifier *identity.Verifier
 	writer   *Writer
 	ips      *clientip.Resolver
-	admit    *semaphore.Weighted
+	admit    *admission
+	bodyWait time.Duration
 	byKey    *limiter
 	byIP     *limiter
 	now      func() time.Time
@@ -77,6 +93,17 @@ func NewHandler(c Config) *Handler {
 	if c.MaxInflightBytes <= 0 {
 		c.MaxInflightBytes = 32 << 20
 	}
+	c.MaxInflightBytes = max(c.MaxInflightBytes, MaxBatchBytes)
+	if c.MaxInflightPerIP <= 0 {
+		c.MaxInflightPerIP = DefaultMaxInflightPerIP
+	}
+	if c.MaxInflightBytesPerIP <= 0 {
+		c.MaxInflightBytesPerIP = c.MaxInflightBytes / 8
+	}
+	c.MaxInflightBytesPerIP = min(max(c.MaxInflightBytesPerIP, MaxBatchBytes), c.MaxInflightBytes)
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
 	if c.ClientIP == nil {
 		c.ClientIP, _ = clientip.New(nil)
 	}
@@ -86,7 +113,8 @@ func NewHandler(c Config) *Handler {
 		verifier: c.Verifier,
 		writer:   c.Writer,
 		ips:      c.ClientIP,
-		admit:    semaphore.NewWeighted(max(c.MaxInflightBytes, MaxBatchBytes)),
+		admit:    newAdmission(c.MaxInflightBytes, c.MaxInflightPerIP, c.MaxInflightBytesPerIP),
+		bodyWait: c.BodyTimeout,
 		byKey:    newLimiter(c.RateLimitKey),
 		byIP:     newLimiter(c.RateLimitIP),
 		now:      c.Now,
@@ -134,33 +162,42 @@ type request struct {
 	endpoint string
 	received time.Time
 	ip       string
+	slot     *slot // its admission; leave when done
 }
 
-// begin runs the checks both endpoints make before reading the body. It
-// writes the error and returns false when the request is refused; release
-// must then not be called.
+// begin runs the checks both endpoints make before reading the body and
+// admits the request. It writes the error and returns false when the
+// request is refused; otherwise the caller must req.slot.leave().
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string, limit int64) (*request, bool) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
-	req := &request{w: w, r: r, endpoint: endpoint, received: h.now().UTC()}
+	req := &request{w: w, r: r, endpoint: endpoint, received: h.now().UTC(), ip: h.ips.IP(r)}
 	if !mediaTypeOK(r.Header.Get("Content-Type")) {
+		drain(w, r)
 		writeError(w, http.StatusUnsupportedMediaType, &eventError{Code: CodeUnsupportedMediaType,
 			Message: "Content-Type must be application/json or text/plain"}, 0)
 		return nil, false
 	}
 	if r.ContentLength > limit {
+		drain(w, r)
 		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
 		return nil, false
 	}
-	if !h.admit.TryAcquire(limit) {
-		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+	s, ok := h.admit.enter(clientip.Key(req.ip))
+	if !ok {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "too many requests in progress from this client"}, time.Second)
 		return nil, false
 	}
-	req.ip = h.ips.IP(r)
+	req.slot = s
+	// The body must arrive within bodyWait; the answer may then wait for
+	// its commit. The server's own timeouts cover the dashboard.
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	rc.SetReadDeadline(now.Add(h.bodyWait))
+	rc.SetWriteDeadline(now.Add(h.bodyWait + answerWithin))
 	return req, true
 }
-
-func (h *Handler) release(limit int64) { h.admit.Release(limit) }
 
 func mediaTypeOK(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
@@ -239,12 +276,12 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer h.release(MaxEventBytes)
+	defer req.slot.leave()
 
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer bodyPool.Put(buf)
-	if err := readBody(buf, r.Body, MaxEventBytes); err != nil {
-		h.readFailed(w, err, MaxEventBytes)
+	if err := readBody(buf, r, MaxEventBytes, req.slot); err != nil {
+		h.readFailed(w, r, err, MaxEventBytes)
 		return
 	}
 	ev, eerr := decodeEvent(buf.Bytes())
@@ -315,12 +352,12 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer h.release(MaxBatchBytes)
+	defer req.slot.leave()
 
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer bodyPool.Put(buf)
-	if err := readBody(buf, r.Body, MaxBatchBytes); err != nil {
-		h.readFailed(w, err, MaxBatchBytes)
+	if err := readBody(buf, r, MaxBatchBytes, req.slot); err != nil {
+		h.readFailed(w, r, err, MaxBatchBytes)
 		return
 	}
 	itemsp := itemsPool.Get().(*[]batchItem)
@@ -477,30 +514,29 @@ func (h *Handler) rejection(req *request, p *project, index int, ev *event, reas
 	}
 }
 
-// errTooLarge means a body went past its endpoint's limit.
-var errTooLarge = errors.New("ingest: body too large")
-
-// readBody reads a whole request body into buf, failing with errTooLarge
-// past limit bytes.
-func readBody(buf *bytes.Buffer, body io.Reader, limit int64) error {
-	buf.Reset()
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if err != nil {
-		return err
-	}
-	if n > limit {
-		return errTooLarge
-	}
-	return nil
-}
-
-func (h *Handler) readFailed(w http.ResponseWriter, err error, limit int64) {
-	if errors.Is(err, errTooLarge) {
+// readFailed answers a body that could not be read whole.
+func (h *Handler) readFailed(w http.ResponseWriter, r *http.Request, err error, limit int64) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		drain(w, r)
 		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
-		return
+	case errors.Is(err, errBusy):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusServiceUnavailable, overloaded(), time.Second)
+	case errors.Is(err, errClientBusy):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "too many request bytes in progress from this client"}, time.Second)
+	case errors.Is(err, errBodyTimeout):
+		w.Header().Set("Connection", "close")
+		// The read deadline has passed; answer within a fresh write one.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
+		writeError(w, http.StatusRequestTimeout, &eventError{Code: CodeRequestTimeout,
+			Message: "the request body did not arrive within " + h.bodyWait.String() + "; nothing was stored"}, 0)
+	default:
+		// The client went away or sent a broken body; nothing to store.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusBadRequest, &eventError{Code: CodeInvalidJSON, Message: "could not read the request body"}, 0)
 	}
-	// The client went away or sent a broken body; nothing to store.
-	writeError(w, http.StatusBadRequest, &eventError{Code: CodeInvalidJSON, Message: "could not read the request body"}, 0)
 }
 
 func (h *Handler) submitFailed(w http.ResponseWriter, err error) {
@@ -554,7 +590,6 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	w.Write(body)
 }
-
 
 // ServerIDPrefix starts every messageId the server assigns; clients may
 // not use it, so a client can never take an id the server will assign.

@@ -15,11 +15,14 @@ import (
 
 // Timeouts for every connection. ReadHeaderTimeout closes slow-header
 // (slowloris) connections early; ReadTimeout bounds a whole request body
-// (512 KiB at most) even from a slow mobile client.
+// (512 KiB at most) even from a slow mobile client. WriteTimeout is longer
+// than ReadTimeout, so a body that times out still gets an answer. The
+// ingestion endpoints set their own, shorter body deadline (408 in the
+// contract's shape) and a write deadline after it that covers the commit.
 const (
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 30 * time.Second
-	WriteTimeout      = 30 * time.Second
+	WriteTimeout      = 45 * time.Second
 	IdleTimeout       = 120 * time.Second
 	MaxHeaderBytes    = 64 << 10
 )
