@@ -100,7 +100,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		return serveConfig{}, usagef("serve: --retention must be 0 (keep forever) or positive")
 	case *keep > 0 && *keep < time.Hour:
 		return serveConfig{}, usagef("serve: --retention %s would delete events within the hour they arrive; it is a Go duration, e.g. 2160h for 90 days", *keep)
-	case *metricsAddr != "" && *metricsAddr == *addr:
+	case *metricsAddr != "" && *metricsAddr == *addr && !strings.HasSuffix(*addr, ":0"): // :0 picks a free port each
 		return serveConfig{}, usagef("serve: --metrics-addr and --addr are both %s: the metrics need their own (private) address", *addr)
 	}
 	if *publicURL != "" {
