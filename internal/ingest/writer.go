@@ -620,10 +620,24 @@ func (w *Writer) finish(j *job, err error) {
 // maintain prunes rejections of projects that gained many since the last
 // prune, and old counters, between commits on the writer goroutine.
 func (w *Writer) maintain() {
-	// One bounded step of the dedup index's work (a memtable flush, part
-	// of a merge), so commits keep flowing while it catches up.
-	if _, err := w.st.MaintainIngest(context.Background()); err != nil {
-		w.opt.Log.Error("dedup maintenance", "err", err)
+	// Bounded steps of the dedup index's work (a memtable flush, part of a
+	// merge): one between two commits, so commits keep flowing while it
+	// catches up, and more while nothing waits to be committed.
+	for {
+		more, err := w.st.MaintainIngest(context.Background())
+		if err != nil {
+			w.opt.Log.Error("dedup maintenance", "err", err)
+			break
+		}
+		if !more || len(w.queue) > 0 {
+			break
+		}
+		select {
+		case <-w.closing:
+		default:
+			continue
+		}
+		break
 	}
 	for id, n := range w.sincePrune {
 		if n < w.opt.KeepRejections/10 {

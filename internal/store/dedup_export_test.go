@@ -25,7 +25,7 @@ func (s *Store) TuneDedupForTest(t testing.TB, flushAt, fanout int, hash func(pr
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.flushAt, d.fanout, d.hashFn, d.stepBlocks = flushAt, fanout, hash, 1
+	d.flushAt, d.fanout, d.hashFn, d.stepBlocks, d.inlineSort = flushAt, fanout, hash, 1, true
 	if err := d.load(context.Background(), s.w); err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,11 @@ type dedupIndex struct {
 	// once it has committed.
 	fresh freshKeys
 
-	// hashFn replaces SipHash in tests that force collisions.
-	hashFn func(project int64, id string) uint64
+	// hashFn replaces SipHash in tests that force collisions; inlineSort
+	// sorts a frozen memtable on the writer goroutine, so tests' steps are
+	// deterministic.
+	hashFn     func(project int64, id string) uint64
+	inlineSort bool
 }
 
 // freshKeys are the dedup keys a write inserts, with their new event ids.
@@ -429,7 +432,7 @@ func (d *dedupIndex) committed(keys []dedupKey, eventIDs []int64) {
 	}
 	if d.active.n >= d.flushAt && d.frozen == nil {
 		d.frozen, d.active = d.active, newMemtable(d.flushAt)
-		d.frozen.sortInBackground()
+		d.frozen.sortInBackground(d.inlineSort)
 	}
 }
 
@@ -442,8 +445,12 @@ func (d *dedupIndex) noteEventID(id int64) {
 // sortInBackground sorts a frozen memtable's entries and builds their
 // filter off the writer goroutine; sorted delivers them. The memtable is
 // immutable once frozen, so lookups read it meanwhile.
-func (m *memtable) sortInBackground() {
+func (m *memtable) sortInBackground(inline bool) {
 	m.sorted = make(chan sortedRun, 1)
+	if inline {
+		m.sorted <- m.sort()
+		return
+	}
 	go func() { m.sorted <- m.sort() }()
 }
 
@@ -510,6 +517,10 @@ func (d *dedupIndex) maintain(ctx context.Context, w *sql.DB) (bool, error) {
 		}
 	case len(d.trash) > 0:
 		err = d.deleteTrash(ctx, w)
+	default:
+		// Nothing to do until the frozen memtable's sort is done: report
+		// no work, so the caller does not spin; its next call starts it.
+		return false, nil
 	}
 	return d.hasWork(), err
 }
