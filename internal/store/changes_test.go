@@ -3,6 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +127,60 @@ func TestChangeWatcherSeesChangesMadeElsewhere(t *testing.T) {
 			t.Fatalf("%s: Run did not see the change", s.Dialect())
 		}
 	})
+}
+
+// cachedWrite matches SQL that changes what servers cache: projects (keys,
+// strict mode, schemes, origins, the project itself) and identity secrets.
+var cachedWrite = regexp.MustCompile(`(?is)(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(projects|identity_secrets)\b`)
+
+// TestEveryCachedWriteBumpsTheCounter reads the store's source: a Store
+// method whose SQL writes projects or identity_secrets must call
+// bumpChanges, or other instances keep using what it changed until their
+// cache TTL. A method added later (a scheme change, a key rotation, a
+// project rename) that forgets it fails here.
+func TestEveryCachedWriteBumpsTheCounter(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Body == nil {
+				continue
+			}
+			writes, bumps := false, false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.BasicLit:
+					if x.Kind == token.STRING && cachedWrite.MatchString(x.Value) {
+						writes = true
+					}
+				case *ast.SelectorExpr:
+					if x.Sel.Name == "bumpChanges" {
+						bumps = true
+					}
+				}
+				return true
+			})
+			if writes {
+				checked++
+				if !bumps {
+					t.Errorf("%s: %s writes projects or identity_secrets but does not call s.bumpChanges in its transaction", fset.Position(fn.Pos()), fn.Name.Name)
+				}
+			}
+		}
+	}
+	if checked < 4 {
+		t.Errorf("found %d methods that write projects or identity_secrets, want at least 4 (CreateProject, SetAllowedOrigins, RotateSecret, SetStrict): is the parse right?", checked)
+	}
 }
