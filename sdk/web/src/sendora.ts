@@ -228,7 +228,7 @@ export default class Sendora {
   }
 
   private _add(fields: Properties): void {
-    const e = {
+    let e = {
       ...fields,
       messageId: uuidv7(),
       anonymousId: this.anonymousId,
@@ -241,6 +241,10 @@ export default class Sendora {
     }
     let n: number;
     try {
+      // A copy, as JSON will carry it: later changes to the app's objects do
+      // not reach the queued event, and a lone UTF-16 surrogate (a string cut
+      // inside an emoji), which the server refuses, becomes U+FFFD.
+      e = JSON.parse(JSON.stringify(e, (_, v) => (typeof v == "string" ? v.replace(/[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, (m) => (m.length > 1 ? m : "\ufffd")) : v)));
       n = this._measure(e);
     } catch (err) {
       return this._report([this._rejection(e, "INVALID_EVENT", "the event cannot be sent as JSON: " + err)]);

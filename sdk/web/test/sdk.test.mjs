@@ -210,7 +210,30 @@ test("an event JSON cannot carry (a cycle) is refused at once; the SDK carries o
   assert.deepEqual(s.rejections.map((x) => [x.code, x.event.type]), [["INVALID_EVENT", "identify"], ["INVALID_EVENT", "track"]]);
 });
 
-test("503 with Retry-After: kept, not resent before the server said, then sent with the same messageIds", async () => {
+test("the event is copied when made: later changes to the app's objects do not reach it; Dates become ISO strings", async () => {
+  const s = sdk();
+  const props = { plan: "pro", at: new Date("2026-11-24T10:00:00Z"), list: [1] };
+  s.track("Upgraded", props);
+  props.plan = "free";
+  props.list.push(2);
+  await s.flush();
+  assert.deepEqual(server.events()[0].properties, { plan: "pro", at: "2026-11-24T10:00:00.000Z", list: [1] });
+});
+
+test("a lone UTF-16 surrogate (a string cut inside an emoji) is sent as U+FFFD, not refused; pairs are kept", async () => {
+  const s = sdk();
+  const cut = "Party 🎉".slice(0, 7); // "Party " and half of the emoji
+  s.track("t", { cut, whole: "🎉", low: "\udc00x", escaped: "\\ud800" });
+  const r = await s.flush();
+  assert.equal(r.accepted, 1);
+  const p = server.events()[0].properties;
+  assert.deepEqual(p, { cut: "Party \ufffd", whole: "🎉", low: "\ufffdx", escaped: "\\ud800" });
+  assert.ok(!/\\ud[89ab]/i.test(server.requests[0].raw.replace(/\\\\/g, "")), "no escaped lone surrogate on the wire");
+});
+
+test("503 with Retry-After: kept, not resent before the server said, then sent with the same messageIds", async (t) => {
+  const frozen = Date.now();
+  t.mock.method(Date, "now", () => frozen); // the clock stands still: the second has not passed
   const s = sdk();
   for (let i = 0; i < 3; i++) s.track("e" + i);
   server.next.push({ status: 503, headers: { "Retry-After": "1" }, body: { error: { code: "OVERLOADED", message: "busy" } } });
@@ -219,6 +242,7 @@ test("503 with Retry-After: kept, not resent before the server said, then sent w
   r = await s.flush(); // within the second: the SDK waits as told
   assert.equal(server.requests.length, 1);
   assert.equal(r.queued, 3);
+  t.mock.restoreAll(); // time moves on; the SDK's timer retries by itself
   await until(() => server.stored.size == 3, "the retry after Retry-After");
   const [first, second] = server.requests;
   assert.deepEqual(second.body.events.map((e) => e.messageId), first.body.events.map((e) => e.messageId));
@@ -226,7 +250,9 @@ test("503 with Retry-After: kept, not resent before the server said, then sent w
   assert.deepEqual(s.rejections, []);
 });
 
-test("network errors, 429 and 500 are retried, with the same messageIds; each event is stored once", async () => {
+test("network errors, 429 and 500 are retried, with the same messageIds; each event is stored once", async (t) => {
+  const frozen = Date.now();
+  t.mock.method(Date, "now", () => frozen); // no backoff runs out: only flush() sends
   const s = sdk();
   s.track("a");
   s.track("b");
@@ -239,7 +265,9 @@ test("network errors, 429 and 500 are retried, with the same messageIds; each ev
   assert.equal(server.stored.size, 2);
 });
 
-test("a lost answer: the server stored the batch but the SDK never heard; the resend is stored once", async () => {
+test("a lost answer: the server stored the batch but the SDK never heard; the resend is stored once", async (t) => {
+  const frozen = Date.now();
+  t.mock.method(Date, "now", () => frozen);
   const s = sdk();
   s.track("a");
   // The server handles the request, then the connection dies before the answer.
@@ -338,7 +366,9 @@ test("flush() while a send is in flight counts that send's events too", async ()
   assert.equal(server.requests.length, 1);
 });
 
-test("pagehide: the queue goes out with keepalive, and the next page adopts what was left and resends it once", async () => {
+test("pagehide: the queue goes out with keepalive, and the next page adopts what was left and resends it once", async (t) => {
+  const frozen = Date.now();
+  t.mock.method(Date, "now", () => frozen); // the old page's own retry never comes: it is gone
   const pk = "pk_live_pagehide";
   const a = sdk({ publicKey: pk });
   a.track("one");
