@@ -27,11 +27,20 @@ func (s *Service) chrome(r *http.Request, title string, narrow bool) layout.Chro
 	return c
 }
 
+// auditContext is the context audit rows are written with: the request's
+// values, but not its cancellation, so a client that hangs up as soon as
+// it has sent its guess cannot keep the guess out of the audit log.
+func auditContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+}
+
 func (s *Service) audit(r *http.Request, actor, action, detail string) {
-	err := s.store.AddAudit(r.Context(), store.Audit{At: s.now(), Actor: actor, Action: action, Detail: detail, IP: s.ips.IP(r)})
+	ctx, cancel := auditContext(r)
+	defer cancel()
+	err := s.store.AddAudit(ctx, store.Audit{At: s.now(), Actor: actor, Action: action, Detail: detail, IP: s.ips.IP(r)})
 	if err != nil {
 		// The sign-in itself stands; a lost audit row is logged, loudly.
-		s.log.ErrorContext(r.Context(), "audit", "action", action, "err", err)
+		s.log.ErrorContext(ctx, "audit", "action", action, "err", err)
 	}
 }
 
@@ -229,7 +238,9 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 // exists. An email no admin has is not recorded, since people sometimes
 // type a password into the email field.
 func (s *Service) auditName(r *http.Request, email string) string {
-	if _, err := s.store.AdminByEmail(r.Context(), email); err == nil {
+	ctx, cancel := auditContext(r)
+	defer cancel()
+	if _, err := s.store.AdminByEmail(ctx, email); err == nil {
 		return email
 	}
 	return "(unknown account)"

@@ -104,7 +104,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return ErrBusy
+		return ctx.Err() // the client is gone: not busy, and nothing to answer
 	case <-t.C:
 		return ErrBusy
 	}

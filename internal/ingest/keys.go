@@ -92,16 +92,39 @@ func (c *keyCache) load(key string, gen uint64) (*project, error) {
 	}
 	c.mu.Lock()
 	if c.gen == gen { // no invalidateAll since the load began
-		if len(c.m) >= c.max { // a flood of distinct bad keys: start over rather than grow
-			c.m = make(map[string]keyEntry)
+		if len(c.m) >= c.max {
+			c.makeRoom()
 		}
-		c.m[key] = e
+		if e.p != nil || len(c.m) < c.max {
+			c.m[key] = e
+		}
 	}
 	c.mu.Unlock()
 	if e.p == nil {
 		return nil, errUnknownKey
 	}
 	return e.p, nil
+}
+
+// makeRoom, with the map full (a flood of distinct bad keys), drops expired
+// entries and then unknown keys, never a known one: so the flood costs the
+// flooder store reads, and never the projects' own traffic. Known keys are
+// as many as the projects' keys, far below the bound. c.mu is held.
+func (c *keyCache) makeRoom() {
+	now := c.now()
+	for k, e := range c.m {
+		if !now.Before(e.expires) {
+			delete(c.m, k)
+		}
+	}
+	for k, e := range c.m {
+		if len(c.m) < c.max*9/10 {
+			return
+		}
+		if e.p == nil {
+			delete(c.m, k)
+		}
+	}
 }
 
 // invalidateAll forgets every key, known and unknown, so the next event of

@@ -51,6 +51,10 @@ func TestPoisonAmongConcurrentRequestsOnPostgres(t *testing.T) {
 func TestMalformedProfileRefusesOnlyItsIdentifiesOnPostgres(t *testing.T) {
 	onPostgres(t, TestMalformedProfileRefusesOnlyItsIdentifies)
 }
+func TestRateLimitChargesEveryEventOnPostgres(t *testing.T) {
+	onPostgres(t, TestRateLimitChargesEveryEvent)
+}
+func TestRateLimitIPv6ByPrefixOnPostgres(t *testing.T) { onPostgres(t, TestRateLimitIPv6ByPrefix) }
 func TestTransientStoreErrorFailsTheGroupFastOnPostgres(t *testing.T) {
 	onPostgres(t, TestTransientStoreErrorFailsTheGroupFast)
 }

@@ -153,6 +153,16 @@ func (rd *Renderer) Page(w http.ResponseWriter, r *http.Request, status int, c t
 // Error renders err as an error page: the message of an *Error, or
 // "internal error" for anything else, which is logged once here.
 func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client hung up and the work stopped with it (a canceled
+		// query, an interrupted statement): not a server error, and its
+		// error text (which may hold what the client typed, an email) is
+		// not logged. 499 is nginx's "client closed request";
+		// nobody receives it, the access log records it.
+		rd.log.InfoContext(r.Context(), "client went away before the answer", "route", r.Pattern)
+		w.WriteHeader(499)
+		return
+	}
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: Internal, Err: err}

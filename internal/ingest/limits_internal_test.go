@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sendora/sendora/internal/store"
+)
+
+// TestLimiterKeepsWhomItLimits: however many other keys arrive, a key that
+// is being limited stays limited (the map is never wiped, and a limited
+// entry never evicted); new keys past the bound share one bucket.
+func TestLimiterKeepsWhomItLimits(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	l := newLimiter(1) // 1 event/s, burst 2
+	l.max = 100
+	if ok, _ := l.allow("victim-of-its-own-flood", 500, now); !ok {
+		t.Fatal("a full bucket refused a batch")
+	}
+	for i := range 10_000 {
+		l.allow(fmt.Sprintf("filler-%d", i), 1, now)
+		if len(l.m) > l.max {
+			t.Fatalf("map grew to %d past %d", len(l.m), l.max)
+		}
+	}
+	if ok, wait := l.allow("victim-of-its-own-flood", 1, now.Add(10*time.Second)); ok || wait < 400*time.Second {
+		t.Errorf("after 10,000 other keys the limited key was let through (ok %v, wait %s): its debt of 498 events was forgotten", ok, wait)
+	}
+	// Refilled entries are dropped, so new keys get their own bucket again.
+	later := now.Add(time.Hour)
+	if ok, _ := l.allow("newcomer", 2, later); !ok {
+		t.Error("a newcomer was refused after the fillers' buckets refilled")
+	}
+	if _, own := l.m["newcomer"]; !own {
+		t.Error("the newcomer shares the overflow bucket although the fillers' buckets are full again")
+	}
+}
+
+// TestKeyCacheFloodKeepsKnownKeys: a flood of distinct unknown keys never
+// drops a known key from the cache, so the project's own events cost no
+// store read however long the flood lasts.
+func TestKeyCacheFloodKeepsKnownKeys(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := st.CreateProject(context.Background(), "default", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newKeyCache(st, time.Hour, time.Now)
+	c.max = 50
+	if _, err := c.lookup(context.Background(), p.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		c.lookup(context.Background(), fmt.Sprintf("pk_live_unknown%06d", i))
+		if len(c.m) > c.max {
+			t.Fatalf("cache grew to %d past %d", len(c.m), c.max)
+		}
+	}
+	if e, ok := c.m[p.PublicKey]; !ok || e.p == nil {
+		t.Error("the known key was dropped by a flood of unknown ones")
+	}
+}
