@@ -150,4 +150,3 @@ fetch(url, init).then(async r => console.log(r.status, (await r.json()).error.co
 		}
 	}
 }
-
