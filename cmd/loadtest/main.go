@@ -76,8 +76,9 @@ func run() error {
 	flag.BoolVar(&randomIDs, "random-ids", false, "random messageIds (UUIDv4) instead of time-ordered ones (UUIDv7)")
 	scale := flag.Int64("scale", 0, "instead of the scenarios: fill a fresh server to this many stored events, with UUIDv7 then UUIDv4 ids, and report both")
 	window := flag.Duration("scale-window", 10*time.Second, "with -scale: the length of each reported window")
-	dbURL := flag.String("database-url", "", "with -scale: run on a fresh database on this PostgreSQL server (created and dropped) instead of SQLite")
+	dbURL := flag.String("database-url", "", "a PostgreSQL server on which each run creates (and drops) a fresh database: for -scale, or the postgres servers of -servers")
 	instances := flag.Int("instances", 1, "with -scale and -database-url: instances sharing the database, driven round-robin")
+	serverList := flag.String("servers", "sendora,baseline", "the servers each scenario runs on, in turn: sendora (SQLite), baseline, postgres (one instance, needs -database-url), postgres-2 (two instances)")
 	flag.Parse()
 
 	if *scale > 0 {
@@ -135,12 +136,25 @@ func run() error {
 		if *only != "" && !strings.Contains(sc.name, *only) {
 			continue
 		}
-		servers := []string{"sendora"}
-		if !*skipBaseline {
-			servers = append(servers, "baseline")
+		var servers []string
+		for _, name := range strings.Split(*serverList, ",") {
+			switch name = strings.TrimSpace(name); name {
+			case "baseline":
+				if *skipBaseline {
+					continue
+				}
+			case "sendora":
+			case "postgres", "postgres-2":
+				if *dbURL == "" {
+					return fmt.Errorf("-servers %s needs -database-url", name)
+				}
+			default:
+				return fmt.Errorf("-servers: unknown server %q", name)
+			}
+			servers = append(servers, name)
 		}
 		for round := 0; round < max(1, *rounds); round++ {
-			if err := runRound(sc, servers, bin, self, tmp, *warmup, *duration, &results); err != nil {
+			if err := runRound(sc, servers, bin, self, tmp, *dbURL, *warmup, *duration, &results); err != nil {
 				return err
 			}
 		}
@@ -163,16 +177,25 @@ func buildSendora(dir string) (string, error) {
 }
 
 // runRound measures sc once on each server, each on a fresh data directory.
-func runRound(sc scenario, servers []string, bin, self, tmp string, warmup, duration time.Duration, results *[]result) error {
+func runRound(sc scenario, servers []string, bin, self, tmp, dbURL string, warmup, duration time.Duration, results *[]result) error {
 	for _, which := range servers {
 		dir, err := os.MkdirTemp(tmp, which+"-")
 		if err != nil {
 			return err
 		}
 		var srv *serverProc
-		if which == "sendora" {
+		switch which {
+		case "sendora":
 			srv, err = startSendora(bin, dir)
-		} else {
+		case "postgres", "postgres-2":
+			var db string
+			var drop func()
+			if db, drop, err = freshPostgres(dbURL); err != nil {
+				return err
+			}
+			defer drop()
+			srv, err = startDeployment(bin, dir, db, map[string]int{"postgres": 1, "postgres-2": 2}[which])
+		default:
 			srv, err = startBaseline(self, dir)
 		}
 		if err != nil {
