@@ -168,6 +168,14 @@ func drive(srv *serverProc, sc scenario, warmup, measure time.Duration) (result,
 			}
 		}()
 	}
+	var poisoned atomic.Int64
+	for range sc.poison {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			poisonSender(srv, stop, &poisoned)
+		}()
+	}
 	time.Sleep(warmup)
 	measuring.Store(true)
 	start := time.Now()
@@ -176,6 +184,9 @@ func drive(srv *serverProc, sc scenario, warmup, measure time.Duration) (result,
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
+	if sc.poison > 0 && poisoned.Load() == 0 {
+		return result{}, fmt.Errorf("%s: the poison senders sent nothing", sc.name)
+	}
 
 	all := slices.Concat(lat...)
 	slices.Sort(all)

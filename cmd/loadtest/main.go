@@ -48,6 +48,9 @@ type scenario struct {
 	name     string
 	clients  int
 	perBatch int // 0: POST /events, one event per request
+	// poison senders run beside the clients at full speed, unmeasured,
+	// sending events the store cannot take (see poison.go).
+	poison int
 }
 
 type result struct {
@@ -79,6 +82,7 @@ func run() error {
 	dbURL := flag.String("database-url", "", "a PostgreSQL server on which each run creates (and drops) a fresh database: for -scale, or the postgres servers of -servers")
 	instances := flag.Int("instances", 1, "with -scale and -database-url: instances sharing the database, driven round-robin")
 	serverList := flag.String("servers", "sendora,baseline", "the servers each scenario runs on, in turn: sendora (SQLite), baseline, postgres (one instance, needs -database-url), postgres-2 (two instances)")
+	poison := flag.Int("poison", 0, "also run each scenario beside this many poison senders at full speed (events the store cannot take), to measure what they cost valid traffic")
 	flag.Parse()
 
 	if *scale > 0 {
@@ -99,6 +103,7 @@ func run() error {
 		{name: "batched 100×16", clients: 16, perBatch: 100},
 		{name: "single ×64", clients: 64},
 	}
+
 	if *target != "" {
 		var results []result
 		for _, sc := range scenarios {
@@ -153,9 +158,20 @@ func run() error {
 			}
 			servers = append(servers, name)
 		}
+		// With -poison, each round runs the scenario clean and then beside
+		// the poison senders, so drift on a shared machine hits both alike.
+		variants := []scenario{sc}
+		if *poison > 0 {
+			p := sc
+			p.name += fmt.Sprintf(" + %d poison", *poison)
+			p.poison = *poison
+			variants = append(variants, p)
+		}
 		for round := 0; round < max(1, *rounds); round++ {
-			if err := runRound(sc, servers, bin, self, tmp, *dbURL, *warmup, *duration, &results); err != nil {
-				return err
+			for _, v := range variants {
+				if err := runRound(v, servers, bin, self, tmp, *dbURL, *warmup, *duration, &results); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package ingest_test
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -143,5 +146,43 @@ func TestHostileInput(t *testing.T) {
 	}
 	if n := len(h.events()); n != 0 {
 		t.Errorf("%d hostile events stored", n)
+	}
+}
+
+// TestHostileBodies: bodies sent chunked (no length to check up front) are
+// held to the same limits as they arrive, and still answered in the
+// contract's shape.
+func TestHostileBodies(t *testing.T) {
+	h := newHarness(t)
+	send := func(path string, body io.Reader) response {
+		req, err := http.NewRequest("POST", h.srv.URL+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = -1 // chunked
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+		json.Unmarshal(raw, &r.body)
+		return r
+	}
+	chunked := func(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
+	big := `{"publicKey":"` + h.key + `","events":[],"pad":"` + strings.Repeat("x", 600<<10) + `"}`
+	if r := send("/events/batch", chunked(big)); r.status != 413 {
+		t.Errorf("chunked 600 KiB batch: %d %.200s", r.status, r.raw)
+	}
+	if r := send("/events", chunked(h.js(ev("type", "page", "userId", "u", "pad", strings.Repeat("x", 40<<10))))); r.status != 413 {
+		t.Errorf("chunked 40 KiB event: %d %.200s", r.status, r.raw)
+	}
+	if r := send("/events", chunked(h.js(ev("type", "page", "userId", "u")))); r.status != 200 {
+		t.Errorf("chunked valid event: %d %.200s", r.status, r.raw)
+	}
+	if r := send("/events/batch", chunked(h.batch(ev("type", "page", "userId", "u")))); r.status != 200 || r.body["accepted"] != 1.0 {
+		t.Errorf("chunked valid batch: %d %.200s", r.status, r.raw)
 	}
 }

@@ -55,6 +55,7 @@ func TestRateLimitChargesEveryEventOnPostgres(t *testing.T) {
 	onPostgres(t, TestRateLimitChargesEveryEvent)
 }
 func TestRateLimitIPv6ByPrefixOnPostgres(t *testing.T) { onPostgres(t, TestRateLimitIPv6ByPrefix) }
+func TestHostileBodiesOnPostgres(t *testing.T)         { onPostgres(t, TestHostileBodies) }
 func TestTransientStoreErrorFailsTheGroupFastOnPostgres(t *testing.T) {
 	onPostgres(t, TestTransientStoreErrorFailsTheGroupFast)
 }
