@@ -60,8 +60,17 @@ func summarize(in io.Reader, out io.Writer) int {
 			failed = true
 			if e.Test != "" {
 				fmt.Fprint(out, strings.Join(outputs[k], ""))
+				delete(outputs, k)
+				break
 			}
-			delete(outputs, k)
+			// The package failed with tests still running (a timeout's
+			// panic, a crash): their output says why.
+			for ok, lines := range outputs {
+				if ok.pkg == e.Package {
+					fmt.Fprint(out, strings.Join(lines, ""))
+					delete(outputs, ok)
+				}
+			}
 		case "skip":
 			if e.Test != "" {
 				r := reason(outputs[k])
