@@ -641,3 +641,62 @@ window.track = (tab, count) => { for (let i = 0; i < count; i++) sendora.track("
 		}
 	}
 }
+
+// TestBrowserInstallPanel signs in, reads the Install panel on the
+// Identity page (screenshots at desktop and phone widths), pastes its
+// snippets into a page of another site, as a customer would, and checks
+// that page's events are stored and verified.
+func TestBrowserInstallPanel(t *testing.T) {
+	e := newSDKEnv(t, true)
+	const password = "correct horse battery staple"
+	if _, errOut, code := runCLI(t, map[string]string{"SENDORA_ADMIN_PASSWORD": password}, "admin", "create", "--email", "ada@example.com", "--data", e.data); code != 0 {
+		t.Fatalf("admin create: %s", errOut)
+	}
+	ctx := browser(t)
+	console := consoleErrors(ctx)
+	shots := newShooter(t)
+	must(t, "open login", chromedp.Do(ctx, chromedp.Navigate(e.srv.url+"/login"), chromedp.WaitVisible(chromedp.ID("email"))))
+	must(t, "sign in", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+	))
+	submit(t, ctx, "form[action='/login'] button[type=submit]")
+	must(t, "identity page", chromedp.Do(ctx, chromedp.Navigate(e.srv.url+"/settings/identity#install"),
+		chromedp.WaitVisible(chromedp.CSS("button[data-copy=install-script]")))) // shown by the page's script
+	shots.element(ctx, "install-desktop", "#install")
+
+	must(t, "phone viewport", chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(e.srv.url+"/settings/identity#install"), chromedp.WaitVisible(chromedp.ID("install"))))
+	shots.element(ctx, "install-phone", "#install")
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("on a 390 px phone the page is %d px wide: the Install panel makes it scroll sideways", w)
+	}
+	must(t, "desktop viewport", chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
+
+	tags := text(t, ctx, "#install-script")
+	identify := text(t, ctx, "#install-identify")
+	events := text(t, ctx, "#install-events")
+	identify = strings.NewReplacer(`"u_123"`, `"u_pasted"`, `"hmac_v1:…"`, `"`+e.sign("u_pasted")+`"`).Replace(identify)
+	pasted := e.page("/pasted.html", `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pasted</title>
+`+tags+`</head><body>`+identify+`<script>
+`+events+`
+sendora.flush().then((r) => (window.result = r));
+</script></body></html>`)
+	must(t, "open the pasted page", chromedp.Do(ctx, chromedp.Navigate(pasted)))
+	waitJS(t, ctx, `window.result !== undefined`)
+	if r := eval[flushResult](t, ctx, `window.result`); r.Accepted != 3 || len(r.Rejected) != 0 {
+		t.Fatalf("the pasted snippets' flush = %+v, want identify, page and track accepted", r)
+	}
+	var got []string
+	for _, ev := range e.export() {
+		if ev.UserID == "u_pasted" && ev.Verification == "verified" {
+			got = append(got, ev.Type)
+		}
+	}
+	if strings.Join(got, ",") != "identify,page,track" {
+		t.Errorf("stored verified events %v, want identify, page, track", got)
+	}
+	for _, m := range console() {
+		t.Errorf("browser console: %s", m)
+	}
+}

@@ -24,7 +24,7 @@ func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips
 	}
 	st := settings.NewHandler(settings.Config{
 		Log: log, Store: d.Store, Verifier: verifier, Manager: identity.NewManager(d.Store, d.Sealer, verifier),
-		Auth: a, UI: ui, ClientIP: ips,
+		Auth: a, UI: ui, ClientIP: ips, PublicURL: publicURL,
 	})
 	dash := &server.Dashboard{Auth: a, Settings: st, UI: ui}
 	if publicURL != "" {

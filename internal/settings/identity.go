@@ -35,6 +35,7 @@ func (h *Handler) identityPage(r *http.Request, p store.Project, all []store.Pro
 		Project:   p.Name,
 		PublicKey: p.PublicKey,
 		Secret:    h.secretStatus(p, st, now),
+		Install:   h.installPanel(r, p.PublicKey),
 	}
 	if len(all) > 1 {
 		for _, o := range all {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sendora/sendora/internal/auth"
@@ -36,6 +37,9 @@ type Config struct {
 	// KeepRejections is how many rejections ingestion keeps per project,
 	// for the page's retention note.
 	KeepRejections int
+	// PublicURL is the server's URL as sites reach it (--public-url), for
+	// the Install panel; when empty, the panel uses the page's own origin.
+	PublicURL string
 }
 
 // Handler serves the pages. Its methods return an error, which the
@@ -50,6 +54,8 @@ type Handler struct {
 	ips      *clientip.Resolver
 	now      func() time.Time
 	keep     int
+	// publicURL is Config.PublicURL without a trailing slash.
+	publicURL string
 }
 
 // Page sizes.
@@ -78,6 +84,7 @@ func NewHandler(c Config) *Handler {
 	return &Handler{
 		log: c.Log, store: c.Store, verifier: c.Verifier, manager: c.Manager, auth: c.Auth,
 		ui: c.UI, ips: c.ClientIP, now: c.Now, keep: c.KeepRejections,
+		publicURL: strings.TrimRight(c.PublicURL, "/"),
 	}
 }
 

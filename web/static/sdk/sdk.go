@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 //go:embed v1/sendora.js v1/sendora.mjs v1/sendora.d.ts
@@ -34,7 +35,8 @@ const Prefix = "/sdk/v1/"
 
 // Cache lifetimes of the plain and the content-hashed URLs.
 const (
-	PlainCacheControl  = "public, max-age=300"
+	PlainMaxAge        = 5 * time.Minute
+	PlainCacheControl  = "public, max-age=300" // PlainMaxAge
 	HashedCacheControl = "public, max-age=31536000, immutable"
 )
 

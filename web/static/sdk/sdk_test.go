@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, method, path string, header ...string) *http.Response {
@@ -109,6 +110,12 @@ func TestServesTheCommittedBuild(t *testing.T) {
 		if b, _ := io.ReadAll(head.Body); head.StatusCode != 200 || len(b) != 0 || head.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
 			t.Errorf("HEAD %s = %d, %d bytes, Content-Length %q", name, head.StatusCode, len(b), head.Header.Get("Content-Length"))
 		}
+	}
+}
+
+func TestPlainMaxAge(t *testing.T) {
+	if want := "public, max-age=" + strconv.Itoa(int(PlainMaxAge/time.Second)); PlainCacheControl != want {
+		t.Errorf("PlainCacheControl = %q, want %q", PlainCacheControl, want)
 	}
 }
 

@@ -195,6 +195,24 @@ type Checker struct {
 	Hint    string
 }
 
+// InstallPanel shows how to add the browser SDK to a site.
+type InstallPanel struct {
+	// Endpoint is the server's URL for sites; guessed from the page's own
+	// address when no --public-url is set.
+	Endpoint        string
+	EndpointGuessed bool
+	ScriptURL       string // pinned: content-hashed
+	Integrity       string // its Subresource Integrity hash
+	PlainURL        string // always the current build
+	PlainCache      string // how long browsers keep PlainURL: "5 min"
+	ScriptTag       string // the tags to paste
+	Module          string // the same as an ES module
+	Identify        string // the line the backend renders for a signed-in user
+	Events          string // page and track calls
+	Reset           string
+	Snippets        []Snippet // signing code for the backend
+}
+
 // IdentityPage is Settings → Identity for one project.
 type IdentityPage struct {
 	Chrome     layout.Chrome
@@ -206,6 +224,7 @@ type IdentityPage struct {
 	Chart      Chart
 	Rejections Rejections
 	Checker    Checker
+	Install    InstallPanel
 }
 
 // OverlapOption is one choice of how long the replaced secret keeps verifying.
