@@ -447,6 +447,8 @@ type flakyProxy struct {
 	mu       sync.Mutex
 	dropping bool
 	dropped  int
+	slow     bool
+	inflight int
 }
 
 func newFlakyProxy(t *testing.T, target string) *flakyProxy {
@@ -461,7 +463,17 @@ func newFlakyProxy(t *testing.T, target string) *flakyProxy {
 		if drop {
 			p.dropped++
 		}
+		slow := p.slow && r.Method == http.MethodPost
+		p.inflight++
 		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inflight--
+			p.mu.Unlock()
+		}()
+		if slow { // a slow network: the request is still on its way when the page goes
+			time.Sleep(300 * time.Millisecond)
+		}
 		if !drop {
 			rp.ServeHTTP(w, r)
 			return
@@ -476,6 +488,30 @@ func newFlakyProxy(t *testing.T, target string) *flakyProxy {
 	return p
 }
 
+func (p *flakyProxy) setSlow(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slow = on
+}
+
+// waitInflight waits until a request is on its way through the proxy.
+func (p *flakyProxy) waitInflight(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		p.mu.Lock()
+		n := p.inflight
+		p.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("gave up waiting for a request in flight")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (p *flakyProxy) drop(on bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -485,7 +521,8 @@ func (p *flakyProxy) drop(on bool) int {
 
 // TestBrowserSDKOutage sends events through a flaky network and an
 // outage: a reload while events wait (the closing page's keepalive request
-// lands, and the next page sends the same events again), answers lost
+// lands, and the next page sends the same events again), a reload while a
+// request is on its way, answers lost
 // after the server stored the events, the server stopped in the middle of
 // the traffic, a reload while it is down, and the server started again.
 // Every event the pages made is stored exactly once.
@@ -500,6 +537,14 @@ func TestBrowserSDKOutage(t *testing.T) {
 
 	// A reload while the server is up.
 	must(t, "reload", chromedp.Do(ctx, chromedp.Navigate(loop)))
+	waitJS(t, ctx, fmt.Sprintf(`+sessionStorage.n >= %d`, made()+20))
+	// A reload in the middle of a send: the page goes while its request is
+	// on the way (the browser cancels it; the closing page's keepalive
+	// request and the next page both send those events again).
+	proxy.setSlow(true)
+	proxy.waitInflight(t)
+	must(t, "reload mid-flush", chromedp.Do(ctx, chromedp.Navigate(loop)))
+	proxy.setSlow(false)
 	waitJS(t, ctx, fmt.Sprintf(`+sessionStorage.n >= %d`, made()+20))
 
 	// Answers are lost: the server stores, the SDK retries.
@@ -698,5 +743,73 @@ sendora.flush().then((r) => (window.result = r));
 	}
 	for _, m := range console() {
 		t.Errorf("browser console: %s", m)
+	}
+}
+
+// TestBrowserSDKStorage runs the SDK where localStorage fails: full to its
+// quota (the site's own data filled it), and denied altogether (a
+// sandboxed frame, where reading localStorage throws SecurityError, as
+// when the user blocks site data). Events are still sent and stored.
+func TestBrowserSDKStorage(t *testing.T) {
+	e := newSDKEnv(t, true)
+	ctx := browser(t)
+	console := consoleErrors(ctx)
+	full := e.page("/full.html", `<!doctype html><title>Full</title><script>
+// The site's own data fills localStorage to the last byte it takes.
+let chunk = "x".repeat(1 << 20), i = 0;
+while (chunk.length) {
+  try { localStorage.setItem("site-data-" + i++, chunk); } catch { chunk = chunk.slice(0, chunk.length >> 1); }
+}
+window.filled = localStorage.length;
+</script><script src="/sendora.js"></script><script>
+window.sendora = new Sendora({ publicKey: "{{KEY}}", endpoint: "{{SERVER}}", debug: true });
+sendora.identify("u_full", {}, { identityToken: "{{TOKEN:u_full}}" });
+for (let i = 0; i < 5; i++) sendora.track("Full", { i });
+sendora.flush().then((r) => (window.result = r));
+</script>`)
+	must(t, "open the full page", chromedp.Do(ctx, chromedp.Navigate(full)))
+	waitJS(t, ctx, `window.result !== undefined`)
+	if r := eval[flushResult](t, ctx, `window.result`); r.Accepted != 6 {
+		t.Errorf("with localStorage full: %+v, want 6 accepted", r)
+	}
+	warned := false
+	for _, m := range console() {
+		warned = warned || strings.Contains(m, "localStorage refuses writes")
+	}
+	if !warned {
+		t.Errorf("no debug warning that localStorage refuses writes:\n%s", strings.Join(console(), "\n"))
+	}
+	eval[int](t, ctx, `localStorage.clear(), 0`)
+
+	frame := e.page("/frame.html", `<!doctype html><title>Sandboxed</title>
+<iframe id="f" sandbox="allow-scripts" srcdoc='<script src="`+e.siteURL+`/sendora.js"></script><script>
+let denied = false;
+try { localStorage.length; } catch (e) { denied = e.name; }
+const s = new Sendora({ publicKey: "{{KEY}}", endpoint: "{{SERVER}}" });
+s.identify("u_frame", {}, { identityToken: "{{TOKEN:u_frame}}" });
+s.track("Framed");
+s.flush().then((r) => parent.postMessage(JSON.stringify({ denied, r }), "*"));
+</script>'></iframe>
+<script>addEventListener("message", (m) => (window.result = JSON.parse(m.data)));</script>`)
+	must(t, "open the sandboxed page", chromedp.Do(ctx, chromedp.Navigate(frame)))
+	waitJS(t, ctx, `window.result !== undefined`)
+	res := eval[struct {
+		Denied string      `json:"denied"`
+		R      flushResult `json:"r"`
+	}](t, ctx, `window.result`)
+	if res.Denied != "SecurityError" {
+		t.Errorf("the frame's localStorage was not denied (%q): the test does not test that", res.Denied)
+	}
+	if res.R.Accepted != 2 {
+		t.Errorf("without localStorage: %+v, want 2 accepted", res.R)
+	}
+	n := 0
+	for _, ev := range e.export() {
+		if (ev.UserID == "u_full" || ev.UserID == "u_frame") && ev.Verification == "verified" {
+			n++
+		}
+	}
+	if n != 8 {
+		t.Errorf("stored %d verified events of the two pages, want 8", n)
 	}
 }

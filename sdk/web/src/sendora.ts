@@ -264,7 +264,6 @@ export default class Sendora {
         this._timer = undefined;
         this._q._beat();
         this._live = this._q._adopt();
-        if (this._debug && !this._q._stored) this._warn("storage", "localStorage refuses writes (full, or blocked): waiting events are kept in memory only and lost if the page closes before they are sent");
         this._run(false).then(() => this._arm(this._next()));
       }, delay);
     }
@@ -282,6 +281,7 @@ export default class Sendora {
 
   /** drain sends what waits, a batch at a time, until it is sent or a send fails. */
   private async _drain(force: boolean): Promise<void> {
+    if (this._debug && !this._q._stored) this._warn("storage", "localStorage refuses writes (full, or blocked): waiting events are kept in memory only and lost if the page closes before they are sent");
     for (;;) {
       const t = Date.now();
       if (t < this._holdUntil || (!force && t < this._retryAt)) return;

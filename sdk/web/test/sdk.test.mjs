@@ -346,14 +346,17 @@ test("an onRejected that throws does not stop the SDK", async () => {
   }
 });
 
-test("a full localStorage, or one that throws: events are still sent", async () => {
+test("a full localStorage, or one that throws: events are still sent, and debug says they are kept in memory only", async () => {
   for (const storage of [new MemoryStorage(100), new BrokenStorage()]) {
     globalThis.localStorage = storage;
+    warnings = [];
     const s = sdk({ debug: true });
     s.identify("u_1", { big: "x".repeat(1000) }, { identityToken: "t" });
     s.track("a");
     const r = await s.flush();
     assert.equal(r.accepted, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /localStorage refuses writes/);
   }
 });
 
