@@ -162,6 +162,7 @@ func TestSessionCookieFlags(t *testing.T) {
 // publicPages are the GET routes that work without signing in.
 var publicPages = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /{$}": true, "GET /setup": true, "GET /login": true, "GET /static/": true,
+	"GET /sdk/v1/": true, // the browser SDK, loaded by customers' sites
 }
 
 // adminPages returns a path for every GET route that needs a session,
