@@ -55,7 +55,7 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxInflightPerIP = 64
+	DefaultMaxInflightPerIP = 256
 	DefaultBodyTimeout      = 15 * time.Second
 	// answerWithin is how long after its body a request may take to be
 	// answered: the wait for its commit, which may wait out the store's

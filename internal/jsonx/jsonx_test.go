@@ -184,3 +184,39 @@ func hasNULDecoded(v any) bool {
 	}
 	return false
 }
+
+// benchEvent is a typical SDK event, as the load test sends.
+const benchEvent = `{"type":"track","event":"Product Viewed","userId":"user_42","messageId":"0193a2f0-6c1e-7b3a-9d2f-4a1c8e5b7d21","timestamp":"2026-11-24T10:00:00.000Z","properties":{"product_id":"sku_42","price":19.99,"currency":"EUR","path":"/products/42","title":"Crème brûlée \"deluxe\" \u00e9"},"context":{"library":{"name":"sdk-web","version":"1.4.0"},"locale":"en-GB"}}`
+
+// BenchmarkValidText: the text check ingestion runs over every body, here
+// a 100-event batch.
+func BenchmarkValidText(b *testing.B) {
+	body := []byte(`{"events":[` + strings.TrimSuffix(strings.Repeat(benchEvent+",", 100), ",") + `]}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !ValidText(body) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+// BenchmarkNesting: the depth check of one event's raw value.
+func BenchmarkNesting(b *testing.B) {
+	raw := []byte(benchEvent)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if Nesting(raw, 32) > 32 {
+			b.Fatal("deep")
+		}
+	}
+}
+
+// BenchmarkAppendCompact: writing one stored value back out for export.
+func BenchmarkAppendCompact(b *testing.B) {
+	raw := []byte(`{"product_id":"sku_42","price":19.99,"currency":"EUR","path":"/products/42"}`)
+	b.SetBytes(int64(len(raw)))
+	var out []byte
+	for b.Loop() {
+		out = AppendCompact(out[:0], raw)
+	}
+}
