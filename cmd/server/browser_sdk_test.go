@@ -94,12 +94,17 @@ func newSDKEnv(t *testing.T, strict bool) *sdkEnv {
 }
 
 // page serves html at path on the page server, with {{SERVER}},
-// {{KEY}} and {{TOKEN:user}} filled in, and returns its URL.
+// {{KEY}}, {{TOKEN:user}} (hmac_v1) and {{JWT:user}} filled in, and
+// returns its URL.
 func (e *sdkEnv) page(path, html string) string {
 	e.t.Helper()
 	html = strings.NewReplacer("{{SERVER}}", e.srv.url, "{{KEY}}", e.publicKey).Replace(html)
-	html = regexp.MustCompile(`\{\{TOKEN:([^}]+)\}\}`).ReplaceAllStringFunc(html, func(m string) string {
-		return e.sign(m[len("{{TOKEN:") : len(m)-2])
+	html = regexp.MustCompile(`\{\{(TOKEN|JWT):([^}]+)\}\}`).ReplaceAllStringFunc(html, func(m string) string {
+		kind, user, _ := strings.Cut(m[2:len(m)-2], ":")
+		if kind == "JWT" {
+			return e.sign(user, "--jwt")
+		}
+		return e.sign(user)
 	})
 	e.mu.Lock()
 	e.pages[path] = html
@@ -107,10 +112,11 @@ func (e *sdkEnv) page(path, html string) string {
 	return e.siteURL + path
 }
 
-// sign makes the token for userID as a customer's backend does.
-func (e *sdkEnv) sign(userID string) string {
+// sign makes the token for userID as a customer's backend does (an
+// hmac_v1 token, or a JWT with "--jwt").
+func (e *sdkEnv) sign(userID string, flags ...string) string {
 	e.t.Helper()
-	out, errOut, code := runCLI(e.t, map[string]string{"SENDORA_IDENTITY_SECRET": e.secret}, "sign", "--user", userID)
+	out, errOut, code := runCLI(e.t, map[string]string{"SENDORA_IDENTITY_SECRET": e.secret}, append([]string{"sign", "--user", userID}, flags...)...)
 	if code != 0 {
 		e.t.Fatalf("sign: %s", errOut)
 	}
@@ -374,11 +380,12 @@ window.__SENDORA_IDENTITY_TOKEN__ = "{{TOKEN:u_123}}";
 	}
 
 	// 5. The ES module build, imported from the server by another origin;
-	// its endpoint defaults to where it was loaded from.
+	// its endpoint defaults to where it was loaded from. This user's token
+	// is a JWT: the SDK passes any token through as it is.
 	mod := e.page("/module.html", `<!doctype html><title>Module</title><script type="module">
 import Sendora from "{{SERVER}}/sdk/v1/sendora.mjs";
 const s = new Sendora({ publicKey: "{{KEY}}" });
-s.identify("u_mod", { plan: "pro" }, { identityToken: "{{TOKEN:u_mod}}" });
+s.identify("u_mod", { plan: "pro" }, { identityToken: "{{JWT:u_mod}}" });
 s.track("Module Loaded");
 window.result = await s.flush();
 </script>`)
