@@ -210,23 +210,6 @@ func eventArgs(args []any, chunk []EventRow) []any {
 	return args
 }
 
-// markFirst marks, for each fresh (project, messageId) key, the first event
-// of the chunk with that key as inserted: a later copy in the same chunk
-// was the duplicate. Server-assigned ids are never keys: always inserted.
-func markFirst(chunk []EventRow, fresh map[eventKey]bool, inserted []bool) {
-	for i := range chunk {
-		if chunk[i].ServerID || IsServerMessageID(chunk[i].MessageID) {
-			inserted[i] = true
-			continue
-		}
-		k := eventKey{chunk[i].ProjectID, chunk[i].MessageID}
-		if fresh[k] {
-			inserted[i] = true
-			delete(fresh, k)
-		}
-	}
-}
-
 type eventKey struct {
 	project int64
 	id      string
