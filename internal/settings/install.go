@@ -2,17 +2,48 @@ package settings
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/sendora/sendora/internal/webui"
 	"github.com/sendora/sendora/web/static/sdk"
 	"github.com/sendora/sendora/web/templates/pages"
 )
 
-// hostOK is what a Host header may hold to be written into a snippet:
-// a name or address and a port, nothing that could break out of it.
-var hostOK = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+// hostName is a DNS name or IPv4 address as a Host header writes it.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9.\-]+$`)
+
+// hostOK reports whether a Host header may be written into a snippet: a
+// name or address and an optional port, nothing that could break out of
+// an attribute or a string, and a URL that parses back to the same host.
+func hostOK(host string) bool {
+	name, port := host, ""
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		name, port = h, p
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		name = host[1 : len(host)-1]
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return false
+		}
+	}
+	if strings.HasPrefix(host, "[") {
+		a, err := netip.ParseAddr(name)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+	} else if !hostName.MatchString(name) {
+		return false
+	}
+	u, err := url.Parse("http://" + host)
+	return err == nil && u.Host == host && u.Path == ""
+}
 
 // endpoint is the URL sites send events to: --public-url when set, else
 // the origin this page was reached at (what the admin's browser used).
@@ -25,7 +56,7 @@ func (h *Handler) endpoint(r *http.Request) (url string, guessed bool) {
 		scheme = "https"
 	}
 	host := r.Host
-	if !hostOK.MatchString(host) {
+	if !hostOK(host) {
 		host = "sendora.example.com"
 	}
 	return scheme + "://" + host, true

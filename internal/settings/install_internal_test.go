@@ -2,7 +2,10 @@ package settings
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/sendora/sendora/internal/clientip"
@@ -41,4 +44,30 @@ func TestInstallEndpoint(t *testing.T) {
 	if got, guessed := h.endpoint(r); got != "https://events.example.com" || guessed {
 		t.Errorf("with --public-url: %q (guessed %v)", got, guessed)
 	}
+}
+
+// FuzzInstallEndpoint: whatever the Host header, the endpoint written
+// into the snippets is a plain origin that cannot break out of an HTML
+// attribute or a JavaScript string.
+func FuzzInstallEndpoint(f *testing.F) {
+	for _, s := range []string{"sendora.example.com", "[::1]:8080", `a"b`, "x\u2028y", "a b", "ü.example", "host:99999"} {
+		f.Add(s)
+	}
+	ips, _ := clientip.New(nil)
+	h := &Handler{ips: ips}
+	f.Fuzz(func(t *testing.T, host string) {
+		r := httptest.NewRequest("GET", "/settings/identity", nil)
+		r.Host = host
+		got, _ := h.endpoint(r)
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "http" || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+			t.Fatalf("Host %q gave endpoint %q", host, got)
+		}
+		if strings.ContainsAny(got, "\"'<>\\ `\t\r\n\u2028\u2029") {
+			t.Fatalf("Host %q gave endpoint %q with a character that breaks out", host, got)
+		}
+		if b, _ := json.Marshal(got); string(b) != `"`+got+`"` {
+			t.Fatalf("endpoint %q needs escaping in JavaScript", got)
+		}
+	})
 }
