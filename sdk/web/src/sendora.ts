@@ -335,7 +335,13 @@ export default class Sendora {
       // no answer, or a body that is not JSON
     }
     ids.forEach((id) => busy.delete(id));
-    const st = res ? res.status : 0;
+    let st = res ? res.status : 0;
+    if (st < 300 && !(data && typeof data.accepted == "number")) {
+      // A 2xx that is not Sendora's answer (an endpoint that serves a web
+      // page for any path), or one cut off while being read: keep the events.
+      if (st) this._warn("endpoint", "the endpoint answered HTTP " + st + " without Sendora's JSON: check the endpoint option (" + this._url + "); events are kept and retried");
+      st = 0;
+    }
     if (!st || st == 429 || st >= 500) {
       // Not stored: the network failed, the server is overloaded or asked to wait. Retry later, same messageIds.
       const ra = retryAfter(res && res.headers.get("Retry-After"));

@@ -62,6 +62,7 @@ export class BrokenStorage {
  * events are stored once per messageId, an identityToken "forged" is
  * refused with signature_mismatch, an event without type is INVALID_EVENT.
  * `next` queues answers for the coming requests: {status, headers, body}
+ * (JSON) or {status, headers, raw} (text as is),
  * or "drop" (the connection is destroyed without an answer). While `down`
  * is set, every request is dropped.
  */
@@ -88,7 +89,7 @@ export async function startServer() {
       if (plan === "drop") return req.socket.destroy();
       if (plan) {
         res.writeHead(plan.status, { "Content-Type": "application/json", ...cors, ...(plan.headers || {}) });
-        return res.end(JSON.stringify(plan.body || {}));
+        return res.end(plan.raw ?? JSON.stringify(plan.body || {}));
       }
       if (!body || !Array.isArray(body.events)) {
         res.writeHead(400, { "Content-Type": "application/json", ...cors });

@@ -282,6 +282,22 @@ test("a lost answer: the server stored the batch but the SDK never heard; the re
   assert.equal(orig.length, 0);
 });
 
+test("a 2xx that is not Sendora's answer (a web page served for any path) keeps the events, warns, and retries", async (t) => {
+  const frozen = Date.now();
+  t.mock.method(Date, "now", () => frozen);
+  const s = sdk();
+  s.track("a");
+  server.next.push({ status: 200, headers: { "Content-Type": "text/html" }, raw: "<!doctype html><title>Shop</title>" }, { status: 204, raw: "" });
+  for (let i = 0; i < 2; i++) {
+    const r = await s.flush();
+    assert.deepEqual([r.accepted, r.queued], [0, 1]);
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /without Sendora's JSON: check the endpoint option/);
+  assert.equal((await s.flush()).accepted, 1);
+  assert.equal(server.stored.size, 1);
+});
+
 test("other 4xx are never retried: every event of the batch goes to onRejected with the code", async () => {
   for (const [status, code] of [[401, "INVALID_PUBLIC_KEY"], [403, "ORIGIN_NOT_ALLOWED"], [400, "INVALID_JSON"], [413, "PAYLOAD_TOO_LARGE"], [408, undefined]]) {
     server.requests.length = 0;
