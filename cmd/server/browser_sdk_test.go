@@ -379,6 +379,24 @@ window.__SENDORA_IDENTITY_TOKEN__ = "{{TOKEN:u_123}}";
 		}
 	}
 
+	// 4b. What the server refuses by its own rules reaches onRejected with
+	// the field (properties nested deeper than 32 levels); a string cut
+	// inside an emoji, which the server would refuse, is sent repaired.
+	r = eval[flushResult](t, ctx, `
+		let deep = {};
+		for (let i = 0; i < 40; i++) deep = { deep };
+		sendora.track("Too Deep", deep);
+		sendora.track("Cut Title", { title: "Party 🎉".slice(0, 7) });
+		sendora.flush()`)
+	if r.Accepted != 1 || len(r.Rejected) != 1 || r.Rejected[0].Code != "INVALID_EVENT" || r.Rejected[0].Field != "properties" || r.Rejected[0].Event["event"] != "Too Deep" {
+		t.Errorf("deep and cut events: %+v, want the deep one refused (INVALID_EVENT, properties) and the cut one stored", r)
+	}
+	for _, ev := range e.export() {
+		if ev.Event == "Cut Title" && string(ev.Properties) != `{"title":"Party \ufffd"}` && string(ev.Properties) != "{\"title\":\"Party \uFFFD\"}" {
+			t.Errorf("the cut title was stored as %s", ev.Properties)
+		}
+	}
+
 	// 5. The ES module build, imported from the server by another origin;
 	// its endpoint defaults to where it was loaded from. This user's token
 	// is a JWT: the SDK passes any token through as it is.
@@ -404,7 +422,7 @@ window.result = await s.flush();
 		t.Errorf("stored %d verified events of the module page, want 2", n)
 	}
 	for _, m := range console() {
-		if strings.Contains(m, "signature_mismatch") || strings.Contains(m, "missing_token") || strings.Contains(m, "PAYLOAD_TOO_LARGE") {
+		if strings.Contains(m, "signature_mismatch") || strings.Contains(m, "missing_token") || strings.Contains(m, "PAYLOAD_TOO_LARGE") || strings.Contains(m, "INVALID_EVENT") {
 			continue // the refusals this test made on purpose
 		}
 		t.Errorf("browser console: %s", m)
