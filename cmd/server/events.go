@@ -15,10 +15,11 @@ import (
 // appendExported appends one NDJSON line of `sendora events export`:
 //
 //	{"messageId","type","event","userId","anonymousId","timestamp","receivedAt",
-//	 "verification" ("verified" or the reason it did not verify),"traits","properties","context"}
+//	 "verification" ("verified" or the reason it did not verify),"traits","properties","context",
+//	 "signedTraits" (the trait keys whose values the event's verified JWT signed)}
 //
-// event, userId, anonymousId, traits, properties and context are left out
-// when empty. Whatever is stored comes out as one line that every JSON
+// event, userId, anonymousId, traits, properties, context and signedTraits
+// are left out when empty. Whatever is stored comes out as one line that every JSON
 // parser reads (jsonx): text that is not valid Unicode is repaired with
 // U+FFFD, a time outside what RFC 3339 can write (a year past 9999, stored
 // by an older version) is clamped to the nearest it can. Written by hand,
@@ -43,7 +44,7 @@ func appendExported(b []byte, e *store.StoredEvent) []byte {
 	for _, f := range [...]struct {
 		key string
 		raw []byte
-	}{{`,"traits":`, e.Traits}, {`,"properties":`, e.Properties}, {`,"context":`, e.Context}} {
+	}{{`,"traits":`, e.Traits}, {`,"properties":`, e.Properties}, {`,"context":`, e.Context}, {`,"signedTraits":`, e.SignedTraits}} {
 		if len(f.raw) > 0 {
 			b = append(b, f.key...)
 			b = jsonx.AppendCompact(b, f.raw)

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sendora/sendora/internal/jsonx"
 )
 
 // The jwt scheme: identityToken may be a compact JWT (RFC 7519) signed with
@@ -113,8 +115,9 @@ const (
 // slices of b. Keys are matched exactly (see jsonscan.go). It fails on anything but a JSON object in valid UTF-8 with a non-empty
 // string "sub"; on a non-numeric or out-of-range exp, nbf or iat; on
 // traits that are neither an object nor null (null is no traits), nest
-// deeper than MaxTraitsDepth or repeat a key; and on any of these claims
-// appearing twice.
+// deeper than MaxTraitsDepth, repeat a key or hold a string that is no
+// character string (an escaped lone surrogate) or holds U+0000, as an
+// event's traits may not; and on any of these claims appearing twice.
 //
 // It returns the claims rather than filling a *jwtClaims, so that the
 // claims, which alias b, can stay on the caller's stack with b.
@@ -223,7 +226,14 @@ func scanTraits(sc *objectScanner) ([]byte, bool) {
 		return nil, false
 	}
 	v.i = obj.v.i
-	return v.b[start:v.i], true
+	raw := v.b[start:v.i]
+	// The rules of an event's own traits, which the signed ones are
+	// merged into: every string a character string (no escaped lone
+	// surrogate) without U+0000, which no store keeps alike.
+	if !jsonx.ValidText(raw) || jsonx.HasNUL(raw) {
+		return nil, false
+	}
+	return raw, true
 }
 
 // UnmarshalJSON decodes claims as decodeClaims does, from a copy of b. It lets
@@ -621,7 +631,7 @@ func (kr *Keyring) verifyJWT(res *Result, userID, token string, now time.Time) {
 		res.Reason = r
 		return
 	}
-	if kr.MaxLifetime > 0 && (!p.claims.hasExp || time.Unix(p.claims.exp, 0).After(now.Add(kr.MaxLifetime+JWTLeeway))) {
+	if kr.MaxLifetime > 0 && (!p.claims.hasExp || exceedsLifetime(time.Unix(p.claims.exp, 0), now, kr.MaxLifetime)) {
 		res.Reason = MalformedToken
 		return
 	}
@@ -630,8 +640,14 @@ func (kr *Keyring) verifyJWT(res *Result, userID, token string, now time.Time) {
 		return
 	}
 	res.Reason = p.claims.validate(userID, now)
-	if res.Reason == Verified && p.claims.traits != nil {
+	if res.Reason != Verified {
+		return
+	}
+	if p.claims.traits != nil {
 		res.Traits = bytes.Clone(p.claims.traits) // off the stack
+	}
+	if p.claims.hasExp {
+		res.ExpiresAt = time.Unix(p.claims.exp, 0)
 	}
 }
 
@@ -660,8 +676,9 @@ func SignJWT(secret Secret, c JWTClaims) (string, error) {
 		}
 	}
 	if c.Traits != nil {
-		if !json.Valid(c.Traits) || !bytes.HasPrefix(bytes.TrimLeft(c.Traits, " \t\r\n"), []byte("{")) || !keysUnique(c.Traits) {
-			return "", errors.New("identity: sign JWT: traits must be a JSON object with distinct keys")
+		if !json.Valid(c.Traits) || !bytes.HasPrefix(bytes.TrimLeft(c.Traits, " \t\r\n"), []byte("{")) || !keysUnique(c.Traits) ||
+			!jsonx.ValidText(c.Traits) || jsonx.HasNUL(c.Traits) {
+			return "", errors.New("identity: sign JWT: traits must be a JSON object with distinct keys, its strings valid Unicode without U+0000")
 		}
 		m["traits"] = c.Traits
 	}

@@ -45,6 +45,7 @@ type jwtKeyrings struct {
 	cur, prev, retired, other identity.Secret
 	until                     time.Time
 	full, jwtOnly, maxLife    *identity.Keyring
+	hmacOnly                  *identity.Keyring
 	empty                     *identity.Keyring
 }
 
@@ -62,6 +63,7 @@ func newJWTKeyrings(t testing.TB) jwtKeyrings {
 	k.full = newKeyring(t, true, keys...)
 	k.jwtOnly = newKeyringWith(t, func(st *identity.State) { st.Schemes = identity.AcceptJWTOnly }, keys...)
 	k.maxLife = newKeyringWith(t, func(st *identity.State) { st.MaxLifetime = time.Hour }, keys...)
+	k.hmacOnly = newKeyringWith(t, func(st *identity.State) { st.Schemes = identity.AcceptHMACOnly }, keys...)
 	k.empty = newKeyring(t, true)
 	return k
 }
@@ -177,6 +179,7 @@ func jwtCases(t testing.TB) []jwtCase {
 		{name: "max lifetime: exp 1 h ahead", kr: k.maxLife, token: valid, want: identity.Verified},
 		{name: "max lifetime: exp 1 h 60 s ahead (leeway)", kr: k.maxLife, token: rawJWT(hs256, `{"sub":"u_123","exp":`+unix(time.Hour+time.Minute)+`}`, cur), want: identity.Verified},
 		{name: "jwt only: a JWT", kr: k.jwtOnly, token: valid, want: identity.Verified},
+		{name: "hmac_v1 and jwt: an hmac_v1 token's MAC over a userId shaped like header.claims is that JWT's signature", token: input + "." + hmacV1Sig(k.cur, input), want: identity.Verified},
 		{name: "unicode userId", userID: "ユーザー👩‍💻", token: rawJWT(hs256, `{"sub":"ユーザー👩‍💻"}`, cur), want: identity.Verified},
 		{name: "userId of one space", userID: " ", token: rawJWT(hs256, `{"sub":" "}`, cur), want: identity.Verified},
 
@@ -206,6 +209,10 @@ func jwtCases(t testing.TB) []jwtCase {
 		{name: "b64 false (unencoded payload)", token: rawJWT(`{"alg":"HS256","b64":false,"crit":["b64"]}`, good, cur), want: identity.UnsupportedScheme, stricter: "RFC 7797 changes the signing input; golang-jwt does not implement it"},
 		{name: "jwt only: an hmac_v1 token", kr: k.jwtOnly, token: identity.Sign(k.cur, user), want: identity.UnsupportedScheme},
 		{name: "jwt only: a malformed hmac_v1 token", kr: k.jwtOnly, token: "hmac_v1:zz", want: identity.UnsupportedScheme},
+		{name: "hmac_v1 only: a JWT", kr: k.hmacOnly, token: valid, want: identity.UnsupportedScheme, stricter: "the project accepts hmac_v1 tokens only"},
+		{name: "hmac_v1 only: a malformed JWT", kr: k.hmacOnly, token: "a.b.c", want: identity.UnsupportedScheme},
+		{name: "hmac_v1 only: a JWT over MaxTokenLength", kr: k.hmacOnly, token: longToken(identity.MaxTokenLength + 1), want: identity.UnsupportedScheme, stricter: "the project accepts hmac_v1 tokens only"},
+		{name: "hmac_v1 only: an hmac_v1 token's MAC over header.claims as a JWT", kr: k.hmacOnly, token: input + "." + hmacV1Sig(k.cur, input), want: identity.UnsupportedScheme, stricter: "the project accepts hmac_v1 tokens only"},
 		{name: "jwt: prefix", token: "jwt:" + valid, want: identity.UnsupportedScheme},
 		{name: "Bearer: prefix", token: "Bearer:" + valid, want: identity.UnsupportedScheme},
 
@@ -290,6 +297,11 @@ func jwtCases(t testing.TB) []jwtCase {
 		{name: "a trait twice", token: withClaim(`"traits":{"plan":"free","plan":"enterprise"}`), want: identity.MalformedToken, stricter: "signed traits override the event's key by key: each key once"},
 		{name: "a trait twice, once escaped", token: withClaim(`"traits":{"plan":"free","pl\u0061n":"enterprise"}`), want: identity.MalformedToken, stricter: "each trait once"},
 		{name: "traits nest 33 levels", token: withClaim(`"traits":` + nested(33)), want: identity.MalformedToken, stricter: "MaxTraitsDepth, as an event's traits"},
+		{name: "a trait value holding U+0000", token: withClaim(`"traits":{"plan":"a\u0000b"}`), want: identity.MalformedToken, stricter: "no U+0000, as in an event's traits: no store keeps it alike"},
+		{name: "a nested trait key holding U+0000", token: withClaim(`"traits":{"a":{"\u0000":1}}`), want: identity.MalformedToken, stricter: "no U+0000, as in an event's traits"},
+		{name: "a trait value with a lone surrogate", token: withClaim(`"traits":{"plan":"\ud800"}`), want: identity.MalformedToken, stricter: "strings are character strings, as in an event's traits"},
+		{name: "a nested lone low surrogate", token: withClaim(`"traits":{"a":["\udc00"]}`), want: identity.MalformedToken, stricter: "strings are character strings, as in an event's traits"},
+		{name: "an escaped backslash before u0000 is text", token: withClaim(`"traits":{"plan":"\\u0000"}`), want: identity.Verified},
 		{name: "an unknown claim nests 40 levels", token: withClaim(`"x":` + nested(40)), want: identity.MalformedToken, stricter: "claims nest at most 33 levels"},
 		{name: "claims with trailing garbage", token: rawJWT(hs256, good+"x", cur), want: identity.MalformedToken},
 		{name: "claims with a raw control character", token: rawJWT(hs256, "{\"sub\":\"u_123\",\"x\":\"\x00\"}", cur), want: identity.MalformedToken},
@@ -410,9 +422,13 @@ func TestJWTResult(t *testing.T) {
 		traits string
 	}{
 		{"current", k.full, rawJWT(hs256, claims, k.cur.Reveal()), t0,
-			identity.Result{Reason: identity.Verified, Scheme: identity.SchemeJWT, KeyVersion: 3, KeyStatus: identity.StatusCurrent}, traits},
+			identity.Result{Reason: identity.Verified, Scheme: identity.SchemeJWT, KeyVersion: 3, KeyStatus: identity.StatusCurrent, ExpiresAt: t0.Add(time.Hour)}, traits},
 		{"previous in overlap", k.full, rawJWT(hs256, claims, k.prev.Reveal()), t0,
-			identity.Result{Reason: identity.Verified, Scheme: identity.SchemeJWT, KeyVersion: 2, KeyStatus: identity.StatusPrevious}, traits},
+			identity.Result{Reason: identity.Verified, Scheme: identity.SchemeJWT, KeyVersion: 2, KeyStatus: identity.StatusPrevious, ExpiresAt: t0.Add(time.Hour)}, traits},
+		{"jwt in an hmac_v1-only project: neither signer nor traits", k.hmacOnly, rawJWT(hs256, claims, k.cur.Reveal()), t0,
+			identity.Result{Reason: identity.UnsupportedScheme, Scheme: identity.SchemeJWT}, ""},
+		{"hmac_v1 in an hmac_v1-only project", k.hmacOnly, identity.Sign(k.cur, "u_1"), t0,
+			identity.Result{Reason: identity.Verified, Scheme: identity.SchemeHMACv1, KeyVersion: 3, KeyStatus: identity.StatusCurrent}, ""},
 		{"previous after overlap", k.full, rawJWT(hs256, `{"sub":"u_1"}`, k.prev.Reveal()), k.until,
 			identity.Result{Reason: identity.RotatedSecret, Scheme: identity.SchemeJWT, KeyVersion: 2, KeyStatus: identity.StatusPrevious}, ""},
 		{"retired", k.full, rawJWT(hs256, claims, k.retired.Reveal()), t0,
@@ -656,7 +672,7 @@ func TestSchemeOf(t *testing.T) {
 func TestParseSchemePolicy(t *testing.T) {
 	for in, want := range map[string]identity.SchemePolicy{
 		"hmac_v1,jwt": identity.AcceptHMACAndJWT, "jwt,hmac_v1": identity.AcceptHMACAndJWT, " jwt , hmac_v1 ": identity.AcceptHMACAndJWT,
-		"jwt": identity.AcceptJWTOnly,
+		"jwt": identity.AcceptJWTOnly, "hmac_v1": identity.AcceptHMACOnly, " hmac_v1": identity.AcceptHMACOnly,
 	} {
 		got, err := identity.ParseSchemePolicy(in)
 		if err != nil || got != want {
@@ -666,7 +682,7 @@ func TestParseSchemePolicy(t *testing.T) {
 			t.Errorf("ParseSchemePolicy(%q.String()) = %v, %v", in, back, err)
 		}
 	}
-	for _, bad := range []string{"", "hmac_v1", "jwt,jwt", "hmac_v1,jwt,jwt", "JWT", "hmac_v1;jwt", "jwt,", "none"} {
+	for _, bad := range []string{"", "hmac_v1,hmac_v1", "jwt,jwt", "hmac_v1,jwt,jwt", "JWT", "HMAC_V1", "hmac_v1;jwt", "jwt,", ",", "none", "hmac_v2"} {
 		if got, err := identity.ParseSchemePolicy(bad); err == nil {
 			t.Errorf("ParseSchemePolicy(%q) = %v, want an error", bad, got)
 		}
@@ -677,6 +693,14 @@ func TestParseSchemePolicy(t *testing.T) {
 	}
 	if identity.AcceptJWTOnly.Accepts(identity.SchemeHMACv1) || !identity.AcceptJWTOnly.Accepts(identity.SchemeJWT) {
 		t.Error("jwt only accepts hmac_v1 or refuses jwt")
+	}
+	if !identity.AcceptHMACOnly.Accepts(identity.SchemeHMACv1) || identity.AcceptHMACOnly.Accepts(identity.SchemeJWT) {
+		t.Error("hmac_v1 only refuses hmac_v1 or accepts jwt")
+	}
+	for _, p := range identity.Policies {
+		if p.Accepts(identity.SchemeUnknown) {
+			t.Errorf("%s accepts tokens of no known scheme", p)
+		}
 	}
 }
 

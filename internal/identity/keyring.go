@@ -139,6 +139,10 @@ type Result struct {
 	// set only when Reason is Verified and the token carried one. It
 	// overrides the same keys of the event's own traits.
 	Traits json.RawMessage
+	// ExpiresAt is a verified JWT's exp; zero for a JWT without one, for
+	// hmac_v1 tokens and whenever Reason is not Verified. With the
+	// verification time it gives the token's LifetimeClass.
+	ExpiresAt time.Time
 }
 
 // VerifyToken checks token against userID at time now, applying the
@@ -156,10 +160,10 @@ func (kr *Keyring) VerifyToken(userID, token string, now time.Time) Result {
 		res.Reason = MissingToken
 	case userID == "":
 		res.Reason = MissingUserID
+	case res.Scheme != SchemeUnknown && !kr.Schemes.Accepts(res.Scheme):
+		res.Reason = UnsupportedScheme
 	case res.Scheme == SchemeJWT:
 		kr.verifyJWT(&res, userID, token, now)
-	case res.Scheme == SchemeHMACv1 && !kr.Schemes.Accepts(SchemeHMACv1):
-		res.Reason = UnsupportedScheme
 	default:
 		mac, r := ParseToken(token)
 		if r != Verified {

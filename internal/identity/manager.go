@@ -16,6 +16,12 @@ var ErrBadOverlap = errors.New("overlap must be between 0 and 24h")
 // MaxOverlap is the longest a replaced secret may keep verifying.
 const MaxOverlap = 24 * time.Hour
 
+// DefaultOverlap is how long a replaced secret keeps verifying unless the
+// admin chooses otherwise, in the dashboard and the CLI alike: time to
+// redeploy a backend with the new secret. A leaked secret is rotated with
+// none, which the admin chooses.
+const DefaultOverlap = time.Hour
+
 // Actor says who made a change, for the audit log.
 type Actor struct {
 	Name string // an admin's email, or "cli"
@@ -58,15 +64,43 @@ type StrictChange struct {
 	Actor Actor
 }
 
+// SchemesChange sets a project's accepted token schemes and maximum JWT
+// lifetime, as the store must apply it: in one transaction with an audit
+// entry, so servers elsewhere learn of it as of a rotation.
+type SchemesChange struct {
+	Schemes     SchemePolicy
+	MaxLifetime time.Duration // 0: none
+	At          time.Time
+	Actor       Actor
+}
+
+// OverlapEnd stops the previous secret verifying before its overlap runs
+// out, as the store must apply it: the previous secret, if it is still
+// inside its overlap and is Version (unless AnyVersion), is retired at At,
+// with an audit entry. Otherwise the store fails with ErrNoOverlap (none
+// runs) or ErrVersionChanged (another secret is previous now: a rotation
+// came between) and nothing changes.
+type OverlapEnd struct {
+	Version int
+	At      time.Time
+	Actor   Actor
+}
+
+// ErrNoOverlap says no previous secret is verifying: there is no overlap
+// to end.
+var ErrNoOverlap = errors.New("no overlap is running: the previous secret already does not verify")
+
 // Store is what the Manager needs from storage.
 type Store interface {
 	StateLoader
 	RotateSecret(ctx context.Context, projectID int64, r Rotation) (version int, err error)
 	SetStrict(ctx context.Context, projectID int64, c StrictChange) error
+	SetSchemes(ctx context.Context, projectID int64, c SchemesChange) error
+	EndOverlap(ctx context.Context, projectID int64, e OverlapEnd) (version int, err error)
 }
 
-// Manager makes identity changes: it rotates secrets and toggles strict
-// mode through the store, then invalidates this process's verifier cache so
+// Manager makes identity changes: it rotates secrets, ends overlaps,
+// toggles strict mode and sets the accepted schemes through the store, then invalidates this process's verifier cache so
 // the change takes effect here at once.
 type Manager struct {
 	store    Store
@@ -130,6 +164,37 @@ func (m *Manager) SetStrict(ctx context.Context, projectID int64, on bool, actor
 	}
 	m.invalidate(projectID)
 	return nil
+}
+
+// SetSchemes sets the token schemes the project accepts and the maximum
+// lifetime of its JWTs (0: none). It fails with ErrBadLifetime for a
+// lifetime outside its bounds.
+func (m *Manager) SetSchemes(ctx context.Context, projectID int64, schemes SchemePolicy, maxLifetime time.Duration, actor Actor) error {
+	if err := CheckMaxLifetime(maxLifetime); err != nil {
+		return err
+	}
+	if schemes > AcceptHMACOnly {
+		return ErrBadSchemes
+	}
+	if err := m.store.SetSchemes(ctx, projectID, SchemesChange{Schemes: schemes, MaxLifetime: maxLifetime, At: m.now(), Actor: actor}); err != nil {
+		return fmt.Errorf("identity: set schemes: %w", err)
+	}
+	m.invalidate(projectID)
+	return nil
+}
+
+// EndOverlap stops the previous secret verifying now, before its overlap
+// runs out, and returns its version. version is the previous secret's
+// version the caller saw (a form's), or AnyVersion. It fails with
+// ErrNoOverlap when no overlap runs (ended already, or run out) and with
+// ErrVersionChanged when another secret is previous now.
+func (m *Manager) EndOverlap(ctx context.Context, projectID int64, version int, actor Actor) (int, error) {
+	ended, err := m.store.EndOverlap(ctx, projectID, OverlapEnd{Version: version, At: m.now(), Actor: actor})
+	if err != nil {
+		return 0, fmt.Errorf("identity: end overlap: %w", err)
+	}
+	m.invalidate(projectID)
+	return ended, nil
 }
 
 func (m *Manager) invalidate(projectID int64) {

@@ -58,13 +58,25 @@ const (
 	// AcceptJWTOnly refuses hmac_v1 tokens with unsupported_scheme, so
 	// every verified event carries an expiring token.
 	AcceptJWTOnly
+	// AcceptHMACOnly refuses JWTs with unsupported_scheme. hmac_v1 and
+	// jwt share the secret and the MAC: an hmac_v1 token a backend issues
+	// for a userId its user chose, shaped like a JWT's header.claims, is
+	// that JWT's signature. A project that does not use JWTs closes that
+	// door with this policy (docs/SECURITY.md).
+	AcceptHMACOnly
 )
 
+// Policies lists every policy, the default first.
+var Policies = []SchemePolicy{AcceptHMACAndJWT, AcceptJWTOnly, AcceptHMACOnly}
+
 // String returns the policy as the CLI and the store spell it:
-// "hmac_v1,jwt" or "jwt".
+// "hmac_v1,jwt", "jwt" or "hmac_v1".
 func (p SchemePolicy) String() string {
-	if p == AcceptJWTOnly {
+	switch p {
+	case AcceptJWTOnly:
 		return "jwt"
+	case AcceptHMACOnly:
+		return TokenScheme
 	}
 	return "hmac_v1,jwt"
 }
@@ -73,7 +85,7 @@ func (p SchemePolicy) String() string {
 func (p SchemePolicy) Accepts(s Scheme) bool {
 	switch s {
 	case SchemeJWT:
-		return true
+		return p != AcceptHMACOnly
 	case SchemeHMACv1:
 		return p != AcceptJWTOnly
 	}
@@ -81,11 +93,11 @@ func (p SchemePolicy) Accepts(s Scheme) bool {
 }
 
 // ErrBadSchemes refuses a scheme list that is not one of the policies.
-var ErrBadSchemes = errors.New(`accepted schemes must be "hmac_v1,jwt" or "jwt"`)
+var ErrBadSchemes = errors.New(`accepted schemes must be "hmac_v1,jwt", "jwt" or "hmac_v1"`)
 
 // ParseSchemePolicy reads a comma-separated scheme list ("hmac_v1,jwt",
-// "jwt,hmac_v1", "jwt"; spaces around names are ignored). "hmac_v1" alone
-// is refused: there is no policy without jwt.
+// "jwt,hmac_v1", "jwt", "hmac_v1"; spaces around names are ignored). Names
+// are exact: "JWT" is refused, as is a name given twice or an empty list.
 func ParseSchemePolicy(s string) (SchemePolicy, error) {
 	var hmacV1, jwt bool
 	for name := range strings.SplitSeq(s, ",") {
@@ -109,6 +121,8 @@ func ParseSchemePolicy(s string) (SchemePolicy, error) {
 		return AcceptHMACAndJWT, nil
 	case jwt:
 		return AcceptJWTOnly, nil
+	case hmacV1:
+		return AcceptHMACOnly, nil
 	}
 	return 0, ErrBadSchemes
 }

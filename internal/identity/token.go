@@ -85,7 +85,7 @@ func (r Reason) Message() string {
 	case MissingUserID:
 		return "userId is required to verify identityToken"
 	case UnsupportedScheme:
-		return `identityToken uses a scheme this project does not accept: "hmac_v1:" tokens (unless the project accepts JWTs only) or JWTs signed with HS256`
+		return `identityToken uses a scheme this project does not accept: "hmac_v1:" tokens or JWTs signed with HS256, as the project's accepted schemes allow`
 	case MalformedToken:
 		return `identityToken must be "hmac_v1:" followed by 64 lowercase hex digits, or a compact HS256 JWT with a "sub" claim (and "exp" within the project's maximum lifetime, if it sets one)`
 	case RotatedSecret:

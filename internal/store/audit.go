@@ -12,6 +12,8 @@ const (
 	ActionSecretRotate   = "secret.rotate"
 	ActionStrictOn       = "strict.on"
 	ActionStrictOff      = "strict.off"
+	ActionSchemesSet     = "schemes.set"
+	ActionOverlapEnd     = "overlap.end"
 	ActionLogin          = "login"
 	ActionLoginFailed    = "login.failed"
 	ActionLogout         = "logout"

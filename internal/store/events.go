@@ -26,9 +26,17 @@ type EventRow struct {
 	Timestamp    time.Time
 	ReceivedAt   time.Time
 	Verification string // "verified" or a reason
-	Traits       []byte
-	Properties   []byte
-	Context      []byte
+	// Token is what the event's identity token was, for the token
+	// counters; never the token itself.
+	Token      TokenUse
+	Traits     []byte
+	Properties []byte
+	Context    []byte
+	// SignedTraits are the top-level keys of Traits whose values came from
+	// the traits claim of the event's verified JWT (they override what the
+	// client sent), so the profile records them as signed. Empty for
+	// hmac_v1 events, unverified events and events without that claim.
+	SignedTraits []string
 }
 
 // RejectionRow is one refused (Enforced) or report-only event, for the
@@ -148,7 +156,7 @@ func (s *Store) TryEvents(ctx context.Context, events []EventRow) error {
 // instead of once per event.
 const insertChunk = 32
 
-const eventColumns = 12
+const eventColumns = 13
 
 // insertEvents inserts events with the dialect's multi-row insert, which
 // fills inserted, then counts the new ones and merges their traits into
@@ -165,6 +173,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 	// in arrival order, so two instances merging the same users lock their
 	// rows in one order and never deadlock.
 	var identifies []int
+	var tokens tokenCounts
 	for i := range events {
 		e := &events[i]
 		if !inserted[i] {
@@ -175,9 +184,13 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 		if e.Verification != "verified" {
 			counts[CountKey{e.ProjectID, minute, OutcomeReportOnly, e.Verification}]++
 		}
+		tokens = tokens.add(e, minute)
 		if e.Type == "identify" && e.UserID != "" {
 			identifies = append(identifies, i)
 		}
+	}
+	if err := s.addTokenCounts(ctx, tx, tokens); err != nil {
+		return err
 	}
 	if len(identifies) == 0 {
 		return nil
@@ -205,7 +218,7 @@ func eventArgs(args []any, chunk []EventRow) []any {
 		e := &chunk[i]
 		args = append(args, e.ProjectID, e.MessageID, e.Type, nullString(e.Event), nullString(e.UserID),
 			nullString(e.AnonymousID), ms(e.Timestamp), ms(e.ReceivedAt), e.Verification,
-			nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context))
+			nullJSON(e.Traits), nullJSON(e.Properties), nullJSON(e.Context), signedTraitsArg(e))
 	}
 	return args
 }
@@ -237,7 +250,7 @@ func (s *Store) insertManySQL(size int) string {
 	return b.String()
 }
 
-const insertEventHead = `INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context) VALUES `
+const insertEventHead = `INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context, signed_traits) VALUES `
 
 // upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
 // patch semantics: new keys are added, existing ones replaced, a null
@@ -318,10 +331,14 @@ func (s *Store) PruneRejections(ctx context.Context, projectID int64, keep int) 
 
 // PruneCounts deletes counters older than before.
 func (s *Store) PruneCounts(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM event_counts WHERE minute < $1`, MinuteOf(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: prune counters: %w", err)
+	var n int64
+	for _, table := range []string{"event_counts", "token_counts"} {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM `+table+` WHERE minute < $1`, MinuteOf(before))
+		if err != nil {
+			return n, fmt.Errorf("store: prune counters: %w", err)
+		}
+		d, _ := res.RowsAffected()
+		n += d
 	}
-	n, _ := res.RowsAffected()
 	return n, nil
 }

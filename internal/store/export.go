@@ -27,6 +27,9 @@ type StoredEvent struct {
 	Traits                    []byte
 	Properties                []byte
 	Context                   []byte
+	// SignedTraits is a JSON array of the trait keys whose values came
+	// from the event's verified JWT; nil when none did.
+	SignedTraits []byte
 }
 
 // exportChunk is how many rows one read transaction covers. Short reads let
@@ -44,7 +47,7 @@ var exportWorkers = max(2, runtime.GOMAXPROCS(0))
 // neither a scan of older events nor a sort.
 const (
 	exportColumns = `SELECT id, message_id, type, COALESCE(event, ''), COALESCE(user_id, ''), COALESCE(anonymous_id, ''),
-	       timestamp, received_at, verification, traits, properties, context
+	       timestamp, received_at, verification, traits, properties, context, signed_traits
 	FROM events`
 	// exportEventsSQL reads the chunk after (from] up to and including to.
 	exportEventsSQL = exportColumns + `
@@ -167,7 +170,7 @@ func (s *Store) readExportPart(ctx context.Context, projectID int64, p *exportPa
 		return err
 	}
 	defer rows.Close()
-	type span struct{ traits, props, ctxt [2]int }
+	type span struct{ traits, props, ctxt, signed [2]int }
 	var spans []span
 	var buf []byte
 	add := func(b []byte) [2]int {
@@ -177,15 +180,15 @@ func (s *Store) readExportPart(ctx context.Context, projectID int64, p *exportPa
 	p.rows = make([]StoredEvent, 0, exportChunk)
 	for rows.Next() {
 		var e StoredEvent
-		var traits, props, ctxt sql.RawBytes
+		var traits, props, ctxt, signed sql.RawBytes
 		if err := rows.Scan(&e.ID, &e.MessageID, &e.Type, &e.Event, &e.UserID, &e.AnonymousID,
-			&e.TimestampMS, &e.ReceivedAtMS, &e.Verification, &traits, &props, &ctxt); err != nil {
+			&e.TimestampMS, &e.ReceivedAtMS, &e.Verification, &traits, &props, &ctxt, &signed); err != nil {
 			return err
 		}
 		// Not fromMS: 0 is a real time here, 1970-01-01, the earliest an
 		// event's time is clamped to.
 		e.Timestamp, e.ReceivedAt = time.UnixMilli(e.TimestampMS).UTC(), time.UnixMilli(e.ReceivedAtMS).UTC()
-		spans = append(spans, span{add(traits), add(props), add(ctxt)})
+		spans = append(spans, span{add(traits), add(props), add(ctxt), add(signed)})
 		p.rows = append(p.rows, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -194,6 +197,7 @@ func (s *Store) readExportPart(ctx context.Context, projectID int64, p *exportPa
 	for i, sp := range spans { // buf no longer moves
 		e := &p.rows[i]
 		e.Traits, e.Properties, e.Context = sliceOf(buf, sp.traits), sliceOf(buf, sp.props), sliceOf(buf, sp.ctxt)
+		e.SignedTraits = sliceOf(buf, sp.signed)
 	}
 	return nil
 }
