@@ -307,14 +307,15 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, "load identity keyring", err)
 		return
 	}
-	reason := kr.Verify(ev.UserID, ev.IdentityToken, req.received)
+	res := kr.VerifyToken(ev.UserID, ev.IdentityToken, req.received)
+	reason := res.Reason
 	if reason != identity.Verified && kr.Strict {
 		h.writer.Reject([]store.RejectionRow{h.rejection(req, p, -1, &ev, reason, true)})
 		h.observeEvent(p, eventRefused, reason, false)
 		writeError(w, http.StatusUnauthorized, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}, 0)
 		return
 	}
-	rows := [1]store.EventRow{h.row(req, p, &ev, reason)}
+	rows := [1]store.EventRow{h.row(req, p, &ev, &res)}
 	var results [1]Result
 	if err := h.writer.Submit(r.Context(), rows[:], nil, results[:]); err != nil {
 		h.submitFailed(w, err)
@@ -417,7 +418,8 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 			out.Invalid++
 			continue
 		}
-		reason := kr.Verify(it.ev.UserID, it.ev.IdentityToken, req.received)
+		res := kr.VerifyToken(it.ev.UserID, it.ev.IdentityToken, req.received)
+		reason := res.Reason
 		if reason != identity.Verified && kr.Strict {
 			rej = append(rej, rejected{i, &eventError{Code: CodeIdentityUnverified, Reason: reason.String(), Message: reason.Message()}})
 			enforced = append(enforced, h.rejection(req, p, i, &it.ev, reason, true))
@@ -427,7 +429,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		if reason != identity.Verified {
 			pending = append(pending, unverified{len(rows), i, reason})
 		}
-		rows = append(rows, h.row(req, p, &it.ev, reason))
+		rows = append(rows, h.row(req, p, &it.ev, &res))
 		rowItem = append(rowItem, i)
 	}
 
@@ -469,11 +471,16 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	}{out.Accepted, rej})
 }
 
-// row converts a verified (or report-only) event into its stored form.
-func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reason) store.EventRow {
+// row converts a verified (or report-only) event into its stored form,
+// with the traits its verified JWT signed applied (signed.go).
+func (h *Handler) row(req *request, p *project, ev *event, res *identity.Result) store.EventRow {
 	id, serverID := ev.MessageID, false
 	if id == "" {
 		id, serverID = newServerID(), true
+	}
+	traits, signed := ev.Traits, []string(nil)
+	if res.Traits != nil {
+		traits, signed = applySignedTraits(ev.Type, ev.Traits, res.Traits)
 	}
 	return store.EventRow{
 		ProjectID:    p.id,
@@ -485,10 +492,12 @@ func (h *Handler) row(req *request, p *project, ev *event, reason identity.Reaso
 		AnonymousID:  ev.AnonymousID,
 		Timestamp:    ev.storedTime(req.received),
 		ReceivedAt:   req.received,
-		Verification: reason.String(),
-		Traits:       ev.Traits,
+		Verification: res.Reason.String(),
+		Token:        tokenUse(res, req.received),
+		Traits:       traits,
 		Properties:   ev.Properties,
 		Context:      ev.Context,
+		SignedTraits: signed,
 	}
 }
 
