@@ -136,10 +136,13 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 }
 
 func cmdIdentityRotate(ctx context.Context, e env, args []string) error {
-	f := newFlags(e, "identity rotate", "identity rotate [--project NAME] [--overlap 1h] [--data DIR]")
+	f := newFlags(e, "identity rotate", "identity rotate [--project NAME] [--overlap 1h] [--data DIR]\n\n"+
+		"The replaced secret keeps verifying for --overlap (default 1h, as in the dashboard), so\n"+
+		"backends can be redeployed without a gap; 0 stops it at once (choose it if the secret leaked).\n"+
+		"`sendora identity end-overlap` ends an overlap early.")
 	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: the first project, \"default\")")
-	overlap := f.fs.Duration("overlap", 0, "how long the replaced secret keeps verifying: 0, 1h or 24h (at most 24h)")
+	overlap := f.fs.Duration("overlap", identity.DefaultOverlap, "how long the replaced secret keeps verifying: 0 (none), 1h or 24h (at most 24h)")
 	args, err := f.parse(args)
 	if err != nil {
 		return err

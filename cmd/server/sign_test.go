@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -119,10 +120,14 @@ func TestSignJWTCLIErrors(t *testing.T) {
 }
 
 // TestJWTThroughTheServer runs the real server: a token from `sendora sign
-// --jwt` is accepted in strict mode; an expired JWT is refused with
-// expired_token, and with strict mode off it is accepted and recorded as
-// expired_token (events export), as report-only. Signed traits are not yet
-// applied to the stored event: that is the second phase of issue 13.
+// --jwt` is accepted in strict mode, and its signed plan wins over the one
+// the client sent (in the export: the value and signedTraits); an expired
+// JWT is refused with expired_token, and with strict mode off it is
+// accepted and recorded as expired_token (events export), as report-only.
+// With a maximum lifetime set by the CLI, a token within it verifies, one
+// beyond it or without exp is refused (malformed_token) in strict mode and
+// recorded so in report-only mode, and an expired one is still
+// expired_token.
 func TestJWTThroughTheServer(t *testing.T) {
 	data := newDataDir(t)
 	secret := rotateCLI(t, "--data", data)
@@ -132,7 +137,8 @@ func TestJWTThroughTheServer(t *testing.T) {
 	key := listProjects(t, nil, data)[0].PublicKey
 	s := startServer(t, nil, "--data", data)
 	event := func(id, user, token string) string {
-		b, _ := json.Marshal(map[string]any{"publicKey": key, "type": "identify", "userId": user, "identityToken": token, "messageId": id})
+		b, _ := json.Marshal(map[string]any{"publicKey": key, "type": "identify", "userId": user, "identityToken": token, "messageId": id,
+			"traits": map[string]any{"plan": "enterprise", "email": "sam@acme.co"}})
 		return string(b)
 	}
 	reason := func(body string) string {
@@ -140,12 +146,14 @@ func TestJWTThroughTheServer(t *testing.T) {
 		json.Unmarshal([]byte(body), &e)
 		return e.Error.Code + "/" + e.Error.Reason
 	}
-
-	tok, errOut, code := runCLI(t, map[string]string{"SENDORA_IDENTITY_SECRET": secret.Reveal()}, "sign", "--user", "u_jwt", "--jwt", "--ttl", "10m", "--trait", "plan=startup")
-	if code != 0 {
-		t.Fatal(errOut)
+	sign := func(ttl string) string {
+		tok, errOut, code := runCLI(t, map[string]string{"SENDORA_IDENTITY_SECRET": secret.Reveal()}, "sign", "--user", "u_jwt", "--jwt", "--ttl", ttl, "--trait", "plan=startup")
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		return strings.TrimSpace(tok)
 	}
-	tok = strings.TrimSpace(tok)
+	tok := sign("10m")
 	if code, body := postJSON(t, s.url+"/events", event("m1", "u_jwt", tok)); code != 200 {
 		t.Fatalf("the CLI's JWT: %d %s", code, body)
 	}
@@ -161,6 +169,37 @@ func TestJWTThroughTheServer(t *testing.T) {
 		t.Errorf("an expired JWT in strict mode: %d %s", code, body)
 	}
 
+	// A maximum lifetime of 15 minutes, set while the server runs.
+	if _, errOut, code := runCLI(t, nil, "identity", "schemes", "hmac_v1,jwt", "--max-lifetime", "15m", "--data", data); code != 0 {
+		t.Fatal(errOut)
+	}
+	long := sign("1h")
+	noExp, err := identity.SignJWT(secret, identity.JWTClaims{Subject: "u_jwt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second) // the server reads the change within a second
+	for {
+		code, body := postJSON(t, s.url+"/events", event("", "u_jwt", long))
+		if code == 401 && reason(body) == "IDENTITY_UNVERIFIED/malformed_token" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a 1 h JWT under a 15 min maximum: still %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range []struct{ what, id, user, token, want string }{
+		{"a 10 min JWT", "m5", "u_jwt", sign("10m"), ""},
+		{"a JWT without exp", "m6", "u_jwt", noExp, "IDENTITY_UNVERIFIED/malformed_token"},
+		{"an expired JWT", "m7", "u_old", expired, "IDENTITY_UNVERIFIED/expired_token"},
+	} {
+		code, body := postJSON(t, s.url+"/events", event(c.id, c.user, c.token))
+		if c.want == "" && code != 200 || c.want != "" && (code != 401 || reason(body) != c.want) {
+			t.Errorf("%s under a 15 min maximum, strict: %d %s, want %s", c.what, code, body, c.want)
+		}
+	}
+
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +207,48 @@ func TestJWTThroughTheServer(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	s = startServer(t, nil, "--data", data)
-	if code, body := postJSON(t, s.url+"/events", event("m4", "u_old", expired)); code != 200 {
-		t.Errorf("an expired JWT in report-only mode: %d %s", code, body)
+	for _, c := range []struct{ id, user, token string }{{"m4", "u_old", expired}, {"m8", "u_jwt", long}, {"m9", "u_jwt", noExp}} {
+		if code, body := postJSON(t, s.url+"/events", event(c.id, c.user, c.token)); code != 200 {
+			t.Errorf("%s in report-only mode: %d %s", c.id, code, body)
+		}
 	}
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
 	got := exportIDs(t, data, nil)
-	if got["m1"] != "verified" || got["m4"] != "expired_token" || len(got) != 2 {
-		t.Errorf("stored events and their verification: %v; want m1 verified, m4 expired_token (report-only), nothing else", got)
+	for id, v := range got {
+		if strings.HasPrefix(id, "srv_") && v == "verified" { // the 1 h JWT, until the server read the change
+			delete(got, id)
+		}
+	}
+	want := map[string]string{"m1": "verified", "m5": "verified", "m4": "expired_token", "m8": "malformed_token", "m9": "malformed_token"}
+	for id, v := range want {
+		if got[id] != v {
+			t.Errorf("%s stored as %q, want %q", id, got[id], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("stored events and their verification: %v; want %v", got, want)
+	}
+
+	// The export shows the signed plan, and that it was signed; the
+	// report-only events keep what the client sent.
+	out, _, _ := runCLI(t, nil, "events", "export", "--data", data)
+	for line := range strings.Lines(out) {
+		var e struct {
+			MessageID    string
+			Traits       map[string]string
+			SignedTraits []string
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		wantPlan, wantSigned := "enterprise", "[]"
+		if v, ok := got[e.MessageID]; !ok || v == "verified" {
+			wantPlan, wantSigned = "startup", "[plan]"
+		}
+		if e.Traits["plan"] != wantPlan || e.Traits["email"] != "sam@acme.co" || fmt.Sprint(e.SignedTraits) != wantSigned {
+			t.Errorf("export of %s: %s", e.MessageID, line)
+		}
 	}
 }

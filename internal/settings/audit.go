@@ -14,6 +14,8 @@ var actionLabels = map[string][2]string{
 	store.ActionSecretRotate:   {"Secret rotated", "warn"},
 	store.ActionStrictOn:       {"Strict on", "ok"},
 	store.ActionStrictOff:      {"Strict off", "warn"},
+	store.ActionSchemesSet:     {"Token schemes set", "warn"},
+	store.ActionOverlapEnd:     {"Overlap ended", "warn"},
 	store.ActionLogin:          {"Signed in", "ok"},
 	store.ActionLoginFailed:    {"Sign-in failed", "bad"},
 	store.ActionLogout:         {"Signed out", "off"},
