@@ -239,7 +239,7 @@ func TestCLIRotationReachesRunningServer(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			fresh := rotateCLI(t, db...)
+			fresh := rotateCLI(t, append(db, "--overlap", "0")...) // the default keeps the old one an hour
 			rotated := time.Now()
 			for post(fresh) != 200 || post(old) != 401 {
 				if time.Since(rotated) > 10*time.Second { // the TTL is an hour
