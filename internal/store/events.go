@@ -198,18 +198,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []EventRow,
 	slices.SortStableFunc(identifies, func(a, b int) int {
 		return cmp.Or(cmp.Compare(events[a].ProjectID, events[b].ProjectID), strings.Compare(events[a].UserID, events[b].UserID))
 	})
-	profile := tx.StmtContext(ctx, s.upsertProfile)
-	for _, i := range identifies {
-		e := &events[i]
-		traits := e.Traits
-		if len(traits) == 0 {
-			traits = []byte("{}")
-		}
-		if _, err := profile.ExecContext(ctx, e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt)); err != nil {
-			return fmt.Errorf("merge profile: %w", err)
-		}
-	}
-	return nil
+	return s.mergeProfiles(ctx, tx, events, identifies)
 }
 
 // eventArgs appends the insert's arguments for the events of a chunk.
@@ -259,18 +248,6 @@ func (s *Store) insertManySQL(size int) string {
 }
 
 const insertEventHead = `INSERT INTO events (project_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, verification, traits, properties, context, signed_traits) VALUES `
-
-// upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
-// patch semantics: new keys are added, existing ones replaced, a null
-// removes a key. json_patch is SQLite's own; the PostgreSQL migration
-// defines a json_patch that behaves the same.
-const upsertProfileSQL = `
-	INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at)
-	VALUES ($1, $2, json_patch('{}', $3), $4, $5)
-	ON CONFLICT (project_id, user_id) DO UPDATE SET
-		traits = json_patch(profiles.traits, $3),
-		last_verified = excluded.last_verified,
-		updated_at = excluded.updated_at`
 
 func (s *Store) insertRejections(ctx context.Context, tx *sql.Tx, rows []RejectionRow) error {
 	ins := tx.StmtContext(ctx, s.insertRejection)

@@ -80,6 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := checkDir(path); err != nil {
 		return nil, err
 	}
+	registerSQLiteFunctions()
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -1,0 +1,415 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
+)
+
+// identify is one identify event of a provenance scenario.
+type identify struct {
+	v      string // verification: "verified" or a reason
+	traits string
+	signed []string
+}
+
+// traitWant is what a trait's provenance must read after a step:
+// "<value> by <messageId> <verification>[ signed][ removed]" and, when
+// flagged, " FLAGGED was <messageId> <verification>[ signed] <value or removed>".
+// A value set before provenance was recorded reads "<value> unknown".
+type traitWant map[string]string
+
+func describe(t store.Trait) string {
+	v := t.Value
+	if !t.Known {
+		return v + " unknown"
+	}
+	s := fmt.Sprintf("%s by %s %s", v, t.Source.MessageID, t.Source.Verification)
+	if t.Source.Signed {
+		s += " signed"
+	}
+	if t.Source.Removed {
+		s = strings.TrimPrefix(s+" removed", " ")
+	}
+	if t.Flagged {
+		s += fmt.Sprintf(" FLAGGED was %s %s", t.Was.MessageID, t.Was.Verification)
+		if t.Was.Signed {
+			s += " signed"
+		}
+		if t.Was.Removed {
+			s += " removed"
+		} else {
+			s += " " + t.Was.Value
+		}
+	}
+	return s
+}
+
+// provenanceCases are sequences of identifies of one user; after each step
+// (a batch of one event), every trait's provenance and the profile's flag
+// count must read as given.
+var provenanceCases = []struct {
+	name  string
+	steps []identify
+	want  []traitWant // per step
+	flags []int       // per step
+}{
+	{
+		name: "report-only poisons a verified trait, twice, then a verified write clears it",
+		steps: []identify{
+			{"verified", `{"plan":"free","email":"a@b.c"}`, nil},
+			{"missing_token", `{"plan":"pro"}`, nil},
+			{"signature_mismatch", `{"plan":"enterprise","email":"a@b.c"}`, nil},
+			{"verified", `{"plan":"enterprise"}`, nil},
+		},
+		want: []traitWant{
+			{"plan": `"free" by m0 verified`, "email": `"a@b.c" by m0 verified`},
+			{"plan": `"pro" by m1 missing_token FLAGGED was m0 verified "free"`, "email": `"a@b.c" by m0 verified`},
+			{"plan": `"enterprise" by m2 signature_mismatch FLAGGED was m0 verified "free"`, "email": `"a@b.c" by m0 verified`},
+			{"plan": `"enterprise" by m3 verified`, "email": `"a@b.c" by m0 verified`},
+		},
+		flags: []int{0, 1, 1, 0},
+	},
+	{
+		name: "the same value sent again without a token changes nothing",
+		steps: []identify{
+			{"verified", `{"plan":"free","tags":[1,2],"n":1.50}`, nil},
+			{"missing_token", `{ "plan" : "free", "tags" : [ 1, 2 ], "n" : 1.50 }`, nil},
+		},
+		want: []traitWant{
+			{"plan": `"free" by m0 verified`, "tags": `[1,2] by m0 verified`, "n": `1.50 by m0 verified`},
+			{"plan": `"free" by m0 verified`, "tags": `[1,2] by m0 verified`, "n": `1.50 by m0 verified`},
+		},
+		flags: []int{0, 0},
+	},
+	{
+		name: "a report-only null removing a verified trait is flagged and remembered",
+		steps: []identify{
+			{"verified", `{"plan":"pro","mrr":99}`, nil},
+			{"missing_token", `{"mrr":null}`, nil},
+			{"missing_token", `{"mrr":0}`, nil},
+		},
+		want: []traitWant{
+			{"plan": `"pro" by m0 verified`, "mrr": `99 by m0 verified`},
+			{"plan": `"pro" by m0 verified`, "mrr": `by m1 missing_token removed FLAGGED was m0 verified 99`},
+			{"plan": `"pro" by m0 verified`, "mrr": `0 by m2 missing_token FLAGGED was m0 verified 99`},
+		},
+		flags: []int{0, 1, 1},
+	},
+	{
+		name: "a verified removal is remembered, so re-adding it without a token is flagged",
+		steps: []identify{
+			{"verified", `{"admin":true}`, nil},
+			{"verified", `{"admin":null}`, nil},
+			{"no_secret", `{"admin":true}`, nil},
+		},
+		want: []traitWant{
+			{"admin": `true by m0 verified`},
+			{"admin": `by m1 verified removed`},
+			{"admin": `true by m2 no_secret FLAGGED was m1 verified removed`},
+		},
+		flags: []int{0, 0, 1},
+	},
+	{
+		name: "unverified keys added and removed leave nothing behind",
+		steps: []identify{
+			{"missing_token", `{"junk1":1,"junk2":2}`, nil},
+			{"missing_token", `{"junk1":null,"junk2":null,"never":null}`, nil},
+		},
+		want:  []traitWant{{"junk1": `1 by m0 missing_token`, "junk2": `2 by m0 missing_token`}, {}},
+		flags: []int{0, 0},
+	},
+	{
+		name: "signed traits outrank verified ones",
+		steps: []identify{
+			{"verified", `{"plan":"pro","email":"x@y.z"}`, []string{"plan"}},
+			{"verified", `{"plan":"enterprise","email":"new@y.z"}`, nil},
+			{"missing_token", `{"plan":"free"}`, nil},
+			{"verified", `{"plan":"pro"}`, []string{"plan"}},
+		},
+		want: []traitWant{
+			{"plan": `"pro" by m0 verified signed`, "email": `"x@y.z" by m0 verified`},
+			{"plan": `"enterprise" by m1 verified FLAGGED was m0 verified signed "pro"`, "email": `"new@y.z" by m1 verified`},
+			{"plan": `"free" by m2 missing_token FLAGGED was m0 verified signed "pro"`, "email": `"new@y.z" by m1 verified`},
+			{"plan": `"pro" by m3 verified signed`, "email": `"new@y.z" by m1 verified`},
+		},
+		flags: []int{0, 1, 1, 0},
+	},
+	{
+		name: "signed keys of an event that did not verify count for nothing",
+		steps: []identify{
+			{"verified", `{"plan":"pro"}`, nil},
+			{"expired_token", `{"plan":"max"}`, []string{"plan"}},
+		},
+		want: []traitWant{
+			{"plan": `"pro" by m0 verified`},
+			{"plan": `"max" by m1 expired_token FLAGGED was m0 verified "pro"`},
+		},
+		flags: []int{0, 1},
+	},
+	{
+		name: "a verified confirmation takes over a report-only value and clears its flag",
+		steps: []identify{
+			{"missing_token", `{"plan":"free"}`, nil},
+			{"verified", `{"plan":"free"}`, nil},
+			{"missing_token", `{"plan":"pro"}`, nil},
+			{"verified", `{"plan":"pro"}`, nil},
+		},
+		want: []traitWant{
+			{"plan": `"free" by m0 missing_token`},
+			{"plan": `"free" by m1 verified`},
+			{"plan": `"pro" by m2 missing_token FLAGGED was m1 verified "free"`},
+			{"plan": `"pro" by m3 verified`},
+		},
+		flags: []int{0, 0, 1, 0},
+	},
+	{
+		name: "nested objects compare as a whole",
+		steps: []identify{
+			{"verified", `{"address":{"city":"Paris","zip":"75001"}}`, nil},
+			{"missing_token", `{"address":{"city":"Paris"}}`, nil},
+			{"missing_token", `{"address":{"zip":null}}`, nil},
+		},
+		want: []traitWant{
+			{"address": `{"city":"Paris","zip":"75001"} by m0 verified`},
+			{"address": `{"city":"Paris","zip":"75001"} by m0 verified`},
+			{"address": `{"city":"Paris"} by m2 missing_token FLAGGED was m0 verified {"city":"Paris","zip":"75001"}`},
+		},
+		flags: []int{0, 0, 1},
+	},
+	{
+		name: "a key repeated in one event is merged in order",
+		steps: []identify{
+			{"verified", `{"plan":"free"}`, nil},
+			{"missing_token", `{"plan":"pro","plan":"free"}`, nil},
+			{"missing_token", `{"plan":null,"plan":"x"}`, nil},
+		},
+		want: []traitWant{
+			{"plan": `"free" by m0 verified`},
+			{"plan": `"free" by m0 verified`},
+			{"plan": `"x" by m2 missing_token FLAGGED was m0 verified "free"`},
+		},
+		flags: []int{0, 0, 1},
+	},
+	{
+		name: "keys that need escaping",
+		steps: []identify{
+			{"verified", `{"a\"b":1,"\u00e9\n":2,"<script>":3,"\u0061":4}`, nil},
+			{"missing_token", `{"a\"b":5,"é\n":6,"a":7}`, nil},
+		},
+		want: []traitWant{
+			{"a\"b": `1 by m0 verified`, "é\n": `2 by m0 verified`, "<script>": `3 by m0 verified`, "a": `4 by m0 verified`},
+			{"a\"b": `5 by m1 missing_token FLAGGED was m0 verified 1`, "é\n": `6 by m1 missing_token FLAGGED was m0 verified 2`,
+				"<script>": `3 by m0 verified`, "a": `7 by m1 missing_token FLAGGED was m0 verified 4`},
+		},
+		flags: []int{0, 3},
+	},
+}
+
+func TestProvenanceRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := storetest.Project(t, s, "web")
+		base := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		for ci, c := range provenanceCases {
+			user := fmt.Sprintf("u%d", ci)
+			for si, st := range c.steps {
+				at := base.Add(time.Duration(si) * time.Minute)
+				ev := store.EventRow{ProjectID: p.ID, MessageID: fmt.Sprintf("c%d-m%d", ci, si), Type: "identify", UserID: user,
+					Timestamp: at, ReceivedAt: at, Verification: st.v, Traits: []byte(st.traits), SignedTraits: st.signed}
+				if err := s.WriteBatch(ctx, &store.Batch{Events: []store.EventRow{ev}}, nil); err != nil {
+					t.Fatalf("%s step %d: %v", c.name, si, err)
+				}
+				pr, err := s.Profile(ctx, p.ID, user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				traits, err := pr.TraitList()
+				if err != nil {
+					t.Fatalf("%s step %d: %v", c.name, si, err)
+				}
+				got := traitWant{}
+				for _, tr := range traits {
+					got[tr.Key] = strings.ReplaceAll(describe(tr), fmt.Sprintf("c%d-", ci), "")
+				}
+				for k, w := range c.want[si] {
+					if got[k] != w {
+						t.Errorf("%s step %d: %q = %s\n want %s", c.name, si, k, got[k], w)
+					}
+				}
+				for k, g := range got {
+					if _, ok := c.want[si][k]; !ok {
+						t.Errorf("%s step %d: unexpected trait %q = %s", c.name, si, k, g)
+					}
+				}
+				if pr.Flagged != c.flags[si] {
+					t.Errorf("%s step %d: flagged = %d, want %d\nprovenance %s", c.name, si, pr.Flagged, c.flags[si], pr.Provenance)
+				}
+			}
+		}
+	})
+}
+
+// randomTraits makes an identify's traits from a small set of keys and
+// values, so values repeat (unchanged writes), nest, get removed by nulls,
+// repeat a key, and come with white space PostgreSQL keeps and SQLite drops.
+func randomTraits(r *rand.Rand) string {
+	keys := []string{"plan", "mrr", "email", "tags", "address", "é", `a\"b`, "x y", "<b>"}
+	values := []string{`"free"`, `"pro"`, `1`, `1.0`, `99`, `true`, `null`, `null`, `[1,2]`, `[ 1, 2 ]`, `{}`,
+		`{"city":"Lyon","zip":"69001"}`, `{"city":"Lyon"}`, `{"zip":null}`, `{ "city" : "Paris" , "geo" : { "lat" : 1 } }`,
+		`{"geo":{"lat":null,"lng":2}}`, `"x\u00e9"`, `"\"quoted\""`}
+	n := r.IntN(4)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", "[:1+r.IntN(2)])
+		}
+		fmt.Fprintf(&b, `"%s":%s`, keys[r.IntN(len(keys))], values[r.IntN(len(values))])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// TestProvenanceSameOnBothDatabases sends the same random identifies (many
+// users, several commits, several identifies of a user per commit) to
+// SQLite and PostgreSQL: provenance must be the same text, flags the same
+// count and traits the same JSON.
+func TestProvenanceSameOnBothDatabases(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip(storetest.SkipReason)
+	}
+	ctx := context.Background()
+	sq, pg := storetest.SQLite.New(t), storetest.Postgres.New(t)
+	psq, ppg := storetest.Project(t, sq, "web"), storetest.Project(t, pg, "web")
+	r := rand.New(rand.NewPCG(14, 2))
+	verifications := []string{"verified", "verified", "missing_token", "signature_mismatch", "no_secret"}
+	signable := []string{"plan", "mrr", "address", `a"b`}
+	base := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	const users = 60
+	id := 0
+	for commit := range 25 {
+		var evs []store.EventRow
+		for range 40 {
+			at := base.Add(time.Duration(id) * time.Second)
+			ev := store.EventRow{MessageID: fmt.Sprintf("m%d", id), Type: "identify", UserID: fmt.Sprintf("u%02d", r.IntN(users)),
+				Timestamp: at, ReceivedAt: at, Verification: verifications[r.IntN(len(verifications))], Traits: []byte(randomTraits(r))}
+			if r.IntN(3) == 0 {
+				ev.SignedTraits = []string{signable[r.IntN(len(signable))]}
+			}
+			evs = append(evs, ev)
+			id++
+		}
+		for _, side := range []struct {
+			s *store.Store
+			p store.Project
+		}{{sq, psq}, {pg, ppg}} {
+			batch := slices.Clone(evs)
+			for i := range batch {
+				batch[i].ProjectID = side.p.ID
+			}
+			if err := side.s.WriteBatch(ctx, &store.Batch{Events: batch}, nil); err != nil {
+				t.Fatalf("commit %d on %s: %v", commit, side.s.Dialect(), err)
+			}
+		}
+	}
+	flagged := 0
+	for u := range users {
+		user := fmt.Sprintf("u%02d", u)
+		a, errA := sq.Profile(ctx, psq.ID, user)
+		b, errB := pg.Profile(ctx, ppg.ID, user)
+		if errA != nil || errB != nil {
+			if (errA == nil) != (errB == nil) {
+				t.Errorf("%s: sqlite %v, postgres %v", user, errA, errB)
+			}
+			continue
+		}
+		if string(a.Provenance) != string(b.Provenance) {
+			t.Errorf("%s: provenance differs\nsqlite   %s\npostgres %s", user, a.Provenance, b.Provenance)
+		}
+		if a.Flagged != b.Flagged {
+			t.Errorf("%s: flagged sqlite %d, postgres %d", user, a.Flagged, b.Flagged)
+		}
+		if !sameJSON(t, string(a.Traits), string(b.Traits)) {
+			t.Errorf("%s: traits differ\nsqlite   %s\npostgres %s", user, a.Traits, b.Traits)
+		}
+		flagged += a.Flagged
+	}
+	if flagged == 0 {
+		t.Errorf("no trait was flagged: the random identifies do not exercise the rules")
+	}
+}
+
+// TestProvenanceOnePassPerIdentify: the upsert hands the merged traits to
+// profile_provenance and counts the flags from its result without running
+// it again.
+func TestProvenanceOnePassPerIdentify(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	p := storetest.Project(t, s, "web")
+	now := time.Now()
+	var evs []store.EventRow
+	for i := range 50 {
+		evs = append(evs, store.EventRow{ProjectID: p.ID, MessageID: fmt.Sprint("m", i), Type: "identify", UserID: fmt.Sprint("u", i%5),
+			Timestamp: now, ReceivedAt: now, Verification: []string{"verified", "missing_token"}[i%2], Traits: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	before := store.ProvenanceCallsForTest()
+	if err := s.WriteBatch(ctx, &store.Batch{Events: evs}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// One call per identify for the row it would insert, one more for each
+	// that updates an existing profile (45 of 50: 5 users).
+	if got := store.ProvenanceCallsForTest() - before; got != 95 {
+		t.Errorf("profile_provenance ran %d times for 50 identifies of 5 users, want 95", got)
+	}
+}
+
+// TestProvenanceOfProfilesStoredBefore: a profile written before provenance
+// was recorded keeps its values as "unknown" until an event changes them.
+func TestProvenanceOfProfilesStoredBefore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := storetest.Project(t, s, "web")
+		if _, err := s.ExecForTest(ctx, `INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at) VALUES ($1, 'old', $2, $3, 1)`,
+			p.ID, `{"plan":"pro","email":"o@x.y","gone":1}`, true); err != nil {
+			t.Fatal(err)
+		}
+		pr, err := s.Profile(ctx, p.ID, "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		traits, err := pr.TraitList()
+		if err != nil || len(traits) != 3 || traits[0].Known || pr.Provenance != nil {
+			t.Fatalf("a profile stored before provenance: %+v, %v", traits, err)
+		}
+		at := time.Now()
+		for i, ev := range []identify{
+			{"missing_token", `{"plan":"free","email":"o@x.y","gone":null}`, nil}, // a change, an unchanged value, an untrusted removal
+			{"verified", `{"email":"o@x.y"}`, nil},                                 // a trusted confirmation
+		} {
+			row := store.EventRow{ProjectID: p.ID, MessageID: fmt.Sprint("m", i), Type: "identify", UserID: "old", Timestamp: at, ReceivedAt: at,
+				Verification: ev.v, Traits: []byte(ev.traits)}
+			if err := s.WriteBatch(ctx, &store.Batch{Events: []store.EventRow{row}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pr, _ = s.Profile(ctx, p.ID, "old")
+		traits, _ = pr.TraitList()
+		got := map[string]string{}
+		for _, tr := range traits {
+			got[tr.Key] = describe(tr)
+		}
+		want := map[string]string{"plan": `"free" by m0 missing_token`, "email": `"o@x.y" by m1 verified`}
+		if !maps.Equal(got, want) || pr.Flagged != 0 {
+			t.Errorf("traits = %v (flagged %d), want %v", got, pr.Flagged, want)
+		}
+	})
+}
