@@ -393,7 +393,7 @@ func TestProvenanceOfProfilesStoredBefore(t *testing.T) {
 		at := time.Now()
 		for i, ev := range []identify{
 			{"missing_token", `{"plan":"free","email":"o@x.y","gone":null}`, nil}, // a change, an unchanged value, an untrusted removal
-			{"verified", `{"email":"o@x.y"}`, nil},                                 // a trusted confirmation
+			{"verified", `{"email":"o@x.y"}`, nil},                                // a trusted confirmation
 		} {
 			row := store.EventRow{ProjectID: p.ID, MessageID: fmt.Sprint("m", i), Type: "identify", UserID: "old", Timestamp: at, ReceivedAt: at,
 				Verification: ev.v, Traits: []byte(ev.traits)}
