@@ -333,13 +333,26 @@ func nextEntry(t *touchedKey, e *provEntry, r int, ev eventEntry) (string, bool)
 // priorOf is the trusted state an entry held: its event, and the value o
 // (or "removed" when the key was absent).
 func priorOf(e *provEntry, t *touchedKey) string {
+	// An entry the store did not write (edited by hand) may lack a field
+	// or hold another type: the prior then reads 0 or "" there, as on
+	// PostgreSQL, and stays JSON.
+	at, by, v := e.at, e.by, e.v
+	if at == "" || at[0] != '-' && (at[0] < '0' || at[0] > '9') {
+		at = "0"
+	}
+	if by == "" || by[0] != '"' {
+		by = `""`
+	}
+	if v == "" || v[0] != '"' {
+		v = `""`
+	}
 	var b strings.Builder
 	b.WriteString(`{"at":`)
-	b.WriteString(e.at)
+	b.WriteString(at)
 	b.WriteString(`,"by":`)
-	b.WriteString(e.by)
+	b.WriteString(by)
 	b.WriteString(`,"v":`)
-	b.WriteString(e.v)
+	b.WriteString(v)
 	if e.signed {
 		b.WriteString(`,"signed":true`)
 	}

@@ -413,3 +413,61 @@ func TestProvenanceOfProfilesStoredBefore(t *testing.T) {
 		}
 	})
 }
+
+// TestProfileProvenanceFunctionSameOnBothDatabases calls profile_provenance
+// itself with inputs the write path never makes (NULLs, a patch or traits
+// that are not objects, entries edited by hand) besides ordinary ones: the
+// Go function on SQLite and the PL/pgSQL one must answer the same.
+func TestProfileProvenanceFunctionSameOnBothDatabases(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip(storetest.SkipReason)
+	}
+	sq, pg := storetest.SQLite.New(t), storetest.Postgres.New(t)
+	ctx := context.Background()
+	str := func(s string) *string { return &s }
+	signed := str(`["plan","a\"b"]`)
+	entries := []*string{nil, str(`{}`), str(`[1]`), str(`{"plan":1}`), str(`{"plan":{"v":"verified"}}`),
+		str(`{"plan":{"at":"x","by":7,"v":"verified","signed":true}}`),
+		str(`{"plan":{"at":5,"by":"m","v":"verified","flagged":true}}`),
+		str(`{"plan":{"at":5,"by":"m","v":"x","flagged":true,"was":{"at":1,"by":"m0","v":"verified","value":"1"}},"other":{"at":1,"by":"o","v":"verified"}}`),
+		str(`{"plan":{"at":5,"by":"m","v":"verified","removed":true},"a\"b":{"at":1,"by":"o","v":"verified","signed":true}}`)}
+	traits := []*string{nil, str(`{}`), str(`{"plan":"free","a\"b":1}`), str(`[1,2]`), str(`{"plan":{"x":1}}`)}
+	patches := []string{`{}`, `[1]`, `null`, `{"plan":"pro"}`, `{"plan":null}`, `{"plan":"free","a\"b":null}`, `{"plan":{"x":1}}`, `{"new":1,"plan":"x","new":null}`}
+	n := 0
+	for _, old := range traits {
+		for _, patch := range patches {
+			target := `{}`
+			if old != nil {
+				target = *old
+			}
+			merged, err := sq.JSONPatchForTest(ctx, target, patch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prov := range entries {
+				for _, v := range []string{"verified", "missing_token"} {
+					for _, sig := range []*string{nil, signed} {
+						a, errA := sq.ProfileProvenanceForTest(ctx, old, &merged, prov, patch, 42, "m\"42", v, sig)
+						b, errB := pg.ProfileProvenanceForTest(ctx, old, &merged, prov, patch, 42, "m\"42", v, sig)
+						if errA != nil || errB != nil {
+							t.Fatalf("profile_provenance(%v, %s, %v, %s): sqlite %v, postgres %v", deref(old), merged, deref(prov), patch, errA, errB)
+						}
+						if deref(a) != deref(b) {
+							t.Errorf("profile_provenance(%s, %s, %s, %s, %s, signed %s):\nsqlite   %s\npostgres %s",
+								deref(old), merged, deref(prov), patch, v, deref(sig), deref(a), deref(b))
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d calls compared", n)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}

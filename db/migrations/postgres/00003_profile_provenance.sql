@@ -59,7 +59,11 @@ BEGIN
     ELSIF base_rank > r AND e_flagged THEN
         was := (e -> 'was')::text;
     ELSIF base_rank > r THEN
-        was := '{"at":' || (e ->> 'at') || ',"by":' || (e -> 'by')::text || ',"v":' || (e -> 'v')::text
+        -- An entry edited by hand may lack a field or hold another type:
+        -- the prior reads 0 or "" there, as on SQLite, and stays JSON.
+        was := '{"at":' || CASE WHEN json_typeof(e -> 'at') = 'number' THEN e ->> 'at' ELSE '0' END
+            || ',"by":' || CASE WHEN json_typeof(e -> 'by') = 'string' THEN (e -> 'by')::text ELSE '""' END
+            || ',"v":' || CASE WHEN json_typeof(e -> 'v') = 'string' THEN (e -> 'v')::text ELSE '""' END
             || CASE WHEN e ->> 'signed' = 'true' THEN ',"signed":true' ELSE '' END
             || CASE WHEN o IS NULL THEN ',"removed":true' ELSE ',"value":' || to_json(json_minify(o))::text END || '}';
     ELSIF n IS NULL AND r = 0 THEN
@@ -102,7 +106,8 @@ BEGIN
         SELECT x.key, x.value::text AS v FROM json_each(new_traits::json) AS x
         WHERE x.key IN (SELECT key FROM touched)
     ), old AS (
-        SELECT x.key, x.value AS entry, x.n FROM json_each(coalesce(old_prov, '{}')::json) WITH ORDINALITY AS x (key, value, n)
+        SELECT x.key, x.value AS entry, x.n FROM json_each(
+            CASE WHEN json_typeof(old_prov::json) = 'object' THEN old_prov::json ELSE '{}' END) WITH ORDINALITY AS x (key, value, n)
     ), calc AS (
         SELECT t.key, t.n, profile_provenance_entry(o.v, nw.v, old.entry,
             CASE WHEN verification IS DISTINCT FROM 'verified' THEN 0 WHEN t.key IN (SELECT key FROM sig) THEN 2 ELSE 1 END,
