@@ -95,30 +95,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) (EventPage, error) {
 	}
 	page.Before, page.From = before, max(before-window, 0)
 
-	q := `SELECT ` + eventSummaryColumns + ` FROM events WHERE id >= $1 AND id < $2 AND project_id = $3`
-	args := []any{page.From, page.Before, f.ProjectID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	if f.UserID != "" {
-		add("user_id = $%d", f.UserID)
-	}
-	if f.Type != "" {
-		add("type = $%d", f.Type)
-	}
-	switch f.Verification {
-	case "":
-	case VerificationReportOnly:
-		q += ` AND verification <> 'verified'`
-	default:
-		add("verification = $%d", f.Verification)
-	}
-	if f.MessageID != "" {
-		add("message_id = $%d", f.MessageID)
-	}
-	args = append(args, f.Limit)
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	q, args := eventsQuery(f, page.From, page.Before)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fail(err)
@@ -148,6 +125,36 @@ func (s *Store) Events(ctx context.Context, f EventFilter) (EventPage, error) {
 	}
 	page.Older = err == nil
 	return page, nil
+}
+
+// eventsQuery is the SQL of one window of Events: a range of the primary
+// key, newest first, the filters applied to the rows it reads.
+func eventsQuery(f EventFilter, from, before int64) (string, []any) {
+	q := `SELECT ` + eventSummaryColumns + ` FROM events WHERE id >= $1 AND id < $2 AND project_id = $3`
+	args := []any{from, before, f.ProjectID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.UserID != "" {
+		add("user_id = $%d", f.UserID)
+	}
+	if f.Type != "" {
+		add("type = $%d", f.Type)
+	}
+	switch f.Verification {
+	case "":
+	case VerificationReportOnly:
+		q += ` AND verification <> 'verified'`
+	default:
+		add("verification = $%d", f.Verification)
+	}
+	if f.MessageID != "" {
+		add("message_id = $%d", f.MessageID)
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	return q, args
 }
 
 // EventIDAt returns the smallest id at which every event stored from there

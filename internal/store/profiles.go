@@ -175,19 +175,7 @@ type ProfileSummary struct {
 // of the primary key (project_id, user_id), or of the small partial index
 // of flagged profiles: its cost does not grow with the number of profiles.
 func (s *Store) Profiles(ctx context.Context, f ProfileFilter) ([]ProfileSummary, error) {
-	lo, hi := f.Prefix, prefixEnd(f.Prefix)
-	q := `SELECT user_id, updated_at, last_verified, flagged, provenance IS NOT NULL FROM profiles
-		WHERE project_id = $1 AND user_id >= $2 AND user_id > $3`
-	args := []any{f.ProjectID, lo, f.After}
-	if hi != "" {
-		args = append(args, hi)
-		q += fmt.Sprintf(` AND user_id < $%d`, len(args))
-	}
-	if f.Flagged {
-		q += ` AND flagged > 0`
-	}
-	args = append(args, f.Limit)
-	q += fmt.Sprintf(` ORDER BY user_id LIMIT $%d`, len(args))
+	q, args := profilesQuery(f)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: profiles of project %d: %w", f.ProjectID, err)
@@ -207,6 +195,24 @@ func (s *Store) Profiles(ctx context.Context, f ProfileFilter) ([]ProfileSummary
 		return nil, fmt.Errorf("store: profiles of project %d: %w", f.ProjectID, err)
 	}
 	return out, nil
+}
+
+// profilesQuery is the SQL of one page of Profiles.
+func profilesQuery(f ProfileFilter) (string, []any) {
+	lo, hi := f.Prefix, prefixEnd(f.Prefix)
+	q := `SELECT user_id, updated_at, last_verified, flagged, provenance IS NOT NULL FROM profiles
+		WHERE project_id = $1 AND user_id >= $2 AND user_id > $3`
+	args := []any{f.ProjectID, lo, f.After}
+	if hi != "" {
+		args = append(args, hi)
+		q += fmt.Sprintf(` AND user_id < $%d`, len(args))
+	}
+	if f.Flagged {
+		q += ` AND flagged > 0`
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(` ORDER BY user_id LIMIT $%d`, len(args))
+	return q, args
 }
 
 // CountFlaggedProfiles counts a project's profiles with flagged traits, up

@@ -31,3 +31,9 @@ func (s *Store) ProfileProvenanceForTest(ctx context.Context, oldTraits, newTrai
 	}
 	return &out.String, nil
 }
+
+// EventsQueryForTest is the SQL Events runs for one window.
+func EventsQueryForTest(f EventFilter, from, before int64) (string, []any) { return eventsQuery(f, from, before) }
+
+// ProfilesQueryForTest is the SQL Profiles runs.
+func ProfilesQueryForTest(f ProfileFilter) (string, []any) { return profilesQuery(f) }
