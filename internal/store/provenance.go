@@ -64,31 +64,47 @@ import (
 // name in the PostgreSQL migration. Both produce the same text for the same
 // input; provenance_test.go holds them to it.
 
-// upsertProfileSQL merges traits into the profile with RFC 7396 JSON merge
-// patch semantics (new keys are added, existing ones replaced, a null
-// removes a key) and records the provenance of each trait the event wrote.
-// json_patch is SQLite's own; the PostgreSQL migrations define json_patch
-// and profile_provenance to behave the same. The merge is MATERIALIZED once
-// and handed to profile_provenance, which compares each written key's
-// value before and after it. On a conflict the SET reads the row as locked
-// by the upsert, so concurrent instances never lose an update.
+// updateProfileSQL merges traits into an existing profile with RFC 7396
+// JSON merge patch semantics (new keys are added, existing ones replaced, a
+// null removes a key) and records the provenance of each trait the event
+// wrote. json_patch is SQLite's own; the PostgreSQL migrations define
+// json_patch and profile_provenance to behave the same. The merge is
+// handed to profile_provenance, which compares each written key's value
+// before and after it. It reads the row it updates as locked by the
+// update, so concurrent instances never lose an update.
 //
 // $1 project, $2 userId, $3 traits, $4 verified, $5 receivedAt (ms),
 // $6 messageId, $7 verification, $8 signed keys (a JSON array, or NULL).
+const updateProfileSQL = `UPDATE profiles SET ` + mergeSetSQL + ` WHERE project_id = $1 AND user_id = $2`
+
+// upsertProfileSQL creates the profile, or, when another transaction (an
+// instance on the same PostgreSQL) created it since the update found
+// nothing, merges into it as updateProfileSQL does. Same arguments.
 const upsertProfileSQL = `
-	WITH n AS MATERIALIZED (SELECT json_patch('{}', $3) AS t)
 	INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at, provenance, flagged)
-	SELECT $1, $2, n.t, $4, $5, profile_provenance(NULL, n.t, NULL, $3, $5, $6, $7, $8), 0 FROM n WHERE true
-	ON CONFLICT (project_id, user_id) DO UPDATE SET (traits, provenance, flagged, last_verified, updated_at) = (
-		WITH m AS MATERIALIZED (SELECT json_patch(profiles.traits, $3) AS t),
-		q AS MATERIALIZED (SELECT m.t, profile_provenance(profiles.traits, m.t, profiles.provenance, $3, $5, $6, $7, $8) AS p FROM m)
-		SELECT q.t, q.p, coalesce((length(q.p) - length(replace(q.p, '"flagged":true', ''))) / 14, 0), $4, $5 FROM q)`
+	SELECT $1, $2, n.t, $4, $5, profile_provenance(NULL, n.t, NULL, $3, $5, $6, $7, $8), 0 FROM (
+		SELECT json_patch('{}', $3) AS t LIMIT 1) AS n WHERE true
+	ON CONFLICT (project_id, user_id) DO UPDATE SET ` + mergeSetSQL
+
+// mergeSetSQL sets the merged traits, the provenance and its flag count from
+// the profile's row and the arguments. The merge and the provenance are
+// each computed once (the LIMITs keep both databases from inlining the
+// subqueries, which would repeat their functions per reference).
+const mergeSetSQL = `(traits, provenance, flagged, last_verified, updated_at) = (
+		SELECT q.t, q.p, coalesce((length(q.p) - length(replace(q.p, '"flagged":true', ''))) / 14, 0),
+			CAST($4 AS BOOLEAN), CAST($5 AS BIGINT) FROM (
+			SELECT m.t, profile_provenance(profiles.traits, m.t, profiles.provenance, $3, $5, $6, $7, $8) AS p FROM (
+				SELECT json_patch(profiles.traits, $3) AS t LIMIT 1) AS m LIMIT 1) AS q)`
 
 // mergeProfiles merges the traits of events[i] for each i of identifies
 // into their profiles, recording each trait's provenance, inside the group
-// commit's transaction: no read in Go, one statement per identify.
+// commit's transaction: no read in Go. An identify of an existing profile
+// is one UPDATE; one that finds no profile creates it with the upsert (the
+// update's row count says which, and the upsert still merges if another
+// instance created it in between).
 func (s *Store) mergeProfiles(ctx context.Context, tx *sql.Tx, events []EventRow, identifies []int) error {
-	profile := tx.StmtContext(ctx, s.upsertProfile)
+	update := tx.StmtContext(ctx, s.updateProfile)
+	var upsert *sql.Stmt
 	for _, i := range identifies {
 		e := &events[i]
 		traits := e.Traits
@@ -103,8 +119,20 @@ func (s *Store) mergeProfiles(ctx context.Context, tx *sql.Tx, events []EventRow
 			}
 			signed = string(b)
 		}
-		if _, err := profile.ExecContext(ctx, e.ProjectID, e.UserID, string(traits), e.Verification == "verified",
-			ms(e.ReceivedAt), e.MessageID, e.Verification, signed); err != nil {
+		args := []any{e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt), e.MessageID, e.Verification, signed}
+		res, err := update.ExecContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("merge profile: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("merge profile: %w", err)
+		} else if n > 0 {
+			continue
+		}
+		if upsert == nil {
+			upsert = tx.StmtContext(ctx, s.upsertProfile)
+		}
+		if _, err := upsert.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("merge profile: %w", err)
 		}
 	}
@@ -127,82 +155,86 @@ type provenanceInput struct {
 }
 
 // profileProvenance computes a profile's new provenance text (nil for
-// NULL) by the rules above.
+// NULL) by the rules above. It runs once per identify on the writer, so it
+// reads the JSON texts in place and writes the result in one buffer.
 func profileProvenance(in provenanceInput) *string {
-	patchKeys, ok := objectKeys(in.Patch)
-	if !ok || !isObject(in.NewTraits) {
+	if !isObject(in.Patch) || !isObject(in.NewTraits) {
 		return in.OldProv
 	}
-	trust := 0
-	var signed map[string]bool
-	if in.Verification == "verified" {
-		trust = 1
-		if in.Signed != nil {
-			var keys []string
-			if json.Unmarshal([]byte(*in.Signed), &keys) == nil {
-				signed = make(map[string]bool, len(keys))
-				for _, k := range keys {
-					signed[k] = true
-				}
-			}
+	ks := touchedKeys{list: make([]touchedKey, 0, 8)}
+	eachMember(in.Patch, func(key, _, _ string) {
+		if ks.find(key) < 0 {
+			ks.add(key)
 		}
-	}
-
-	touched := make(map[string]*touchedKey, len(patchKeys))
-	order := make([]*touchedKey, 0, len(patchKeys))
-	for _, k := range patchKeys {
-		if touched[k] == nil {
-			t := &touchedKey{key: k}
-			touched[k] = t
-			order = append(order, t)
-		}
-	}
+	})
 	if in.OldTraits != nil {
 		eachMember(*in.OldTraits, func(key, _, val string) {
-			if t := touched[key]; t != nil {
-				t.o, t.hasO = val, true
+			if i := ks.find(key); i >= 0 {
+				ks.list[i].o, ks.list[i].hasO = val, true
 			}
 		})
 	}
 	eachMember(in.NewTraits, func(key, _, val string) {
-		if t := touched[key]; t != nil {
-			t.n, t.hasN = val, true
+		if i := ks.find(key); i >= 0 {
+			ks.list[i].n, ks.list[i].hasN = val, true
 		}
 	})
-	ev := eventEntry{at: in.At, by: in.By, v: in.Verification}
+	trust := 0
+	if in.Verification == "verified" {
+		trust = 1
+		var signed []string
+		if in.Signed != nil && json.Unmarshal([]byte(*in.Signed), &signed) == nil {
+			for _, k := range signed {
+				if i := ks.find(k); i >= 0 {
+					ks.list[i].signed = true
+				}
+			}
+		}
+	}
+	ev := eventEntry{at: strconv.FormatInt(in.At, 10), by: quotePG(in.By), v: quotePG(in.Verification)}
 
 	var b strings.Builder
-	b.Grow(len(in.NewTraits)/2 + 64*len(order))
+	size := 2 + len(ks.list)*(len(ev.at)+len(ev.by)+len(ev.v)+40)
+	if in.OldProv != nil {
+		size += len(*in.OldProv)
+	}
+	b.Grow(size)
 	b.WriteByte('{')
 	first := true
-	put := func(keyRaw, entry string) {
+	put := func(keyRaw, entry string, t *touchedKey) {
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
 		b.WriteString(keyRaw)
 		b.WriteByte(':')
-		b.WriteString(entry)
+		if t == nil {
+			b.WriteString(entry)
+		} else {
+			writeEntry(&b, t, ev)
+		}
 	}
 	if in.OldProv != nil {
-		eachMember(*in.OldProv, func(key, keyRaw, entry string) {
-			t := touched[key]
-			if t == nil {
-				put(keyRaw, entry)
+		eachMember(*in.OldProv, func(key, keyRaw, raw string) {
+			i := ks.find(key)
+			if i < 0 {
+				put(keyRaw, raw, nil)
 				return
 			}
+			t := &ks.list[i]
 			t.inOld = true
-			if next, keep := nextEntry(t, parseEntry(entry), rankFor(trust, signed, key), ev); keep {
-				put(keyRaw, next)
+			e := parseEntry(raw)
+			switch decide(t, &e, trust) {
+			case keepEntry:
+				put(keyRaw, raw, nil)
+			case newEntry:
+				put(keyRaw, "", t)
 			}
 		})
 	}
-	for _, t := range order {
-		if t.inOld {
-			continue
-		}
-		if next, keep := nextEntry(t, nil, rankFor(trust, signed, t.key), ev); keep {
-			put(quotePG(t.key), next)
+	for i := range ks.list {
+		if t := &ks.list[i]; !t.inOld && decide(t, nil, trust) == newEntry {
+			put(quotePG(t.key), "", t)
 		}
 	}
 	b.WriteByte('}')
@@ -210,11 +242,40 @@ func profileProvenance(in provenanceInput) *string {
 	return &out
 }
 
-func rankFor(trust int, signed map[string]bool, key string) int {
-	if trust == 1 && signed[key] {
-		return 2
+// touchedKeys are the distinct keys a patch writes, in the order it first
+// names them: searched linearly while few (an identify's usual handful),
+// through a map past that.
+type touchedKeys struct {
+	list  []touchedKey
+	index map[string]int
+}
+
+func (ks *touchedKeys) find(key string) int {
+	if ks.index != nil {
+		if i, ok := ks.index[key]; ok {
+			return i
+		}
+		return -1
 	}
-	return trust
+	for i := range ks.list {
+		if ks.list[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func (ks *touchedKeys) add(key string) {
+	ks.list = append(ks.list, touchedKey{key: key})
+	switch n := len(ks.list); {
+	case n > 16 && ks.index == nil:
+		ks.index = make(map[string]int, 2*n)
+		for i := range ks.list {
+			ks.index[ks.list[i].key] = i
+		}
+	case ks.index != nil:
+		ks.index[key] = n - 1
+	}
 }
 
 // touchedKey is a key the patch writes, with its values before and after.
@@ -222,13 +283,15 @@ type touchedKey struct {
 	key        string
 	o, n       string // raw JSON values
 	hasO, hasN bool
-	inOld      bool // has an entry in the old provenance
+	signed     bool   // the event's verified JWT signed it
+	inOld      bool   // has an entry in the old provenance
+	r          int    // the event's trust for it (decide)
+	was        string // the prior its new entry keeps, if flagged (decide)
 }
 
-// eventEntry is the event writing the profile.
+// eventEntry is the event writing the profile, its fields as JSON tokens.
 type eventEntry struct {
-	at    int64
-	by, v string
+	at, by, v string
 }
 
 // provEntry is a parsed provenance entry. Its tokens are raw JSON text as the
@@ -241,8 +304,8 @@ type provEntry struct {
 	was       string // raw "was" object when flagged
 }
 
-func parseEntry(raw string) *provEntry {
-	e := &provEntry{raw: raw}
+func parseEntry(raw string) provEntry {
+	e := provEntry{raw: raw}
 	eachMember(raw, func(key, _, val string) {
 		switch key {
 		case "at":
@@ -273,61 +336,76 @@ func (e *provEntry) rank() int {
 	return 0
 }
 
-// nextEntry applies the rules to one key: the key's new entry, or keep
-// false for none.
-func nextEntry(t *touchedKey, e *provEntry, r int, ev eventEntry) (string, bool) {
+// What becomes of a written key's entry.
+const (
+	noEntry   = iota // none (or none any more)
+	keepEntry        // the old one stays
+	newEntry         // the event's, written by writeEntry
+)
+
+// decide applies the rules to one key: e is its entry (nil when none). For
+// a new entry it leaves in t the event's trust for the key and the prior a
+// flag keeps.
+func decide(t *touchedKey, e *provEntry, trust int) int {
+	r := trust
+	if trust == 1 && t.signed {
+		r = 2
+	}
+	t.r = r
 	eRank, baseRank := -1, -1
 	if e != nil {
 		eRank = e.rank()
 		baseRank = eRank
 		if e.flagged {
-			baseRank = parseEntry(e.was).rank()
+			w := parseEntry(e.was)
+			baseRank = w.rank()
 		}
 	}
 	changed := t.hasO != t.hasN || t.hasO && t.o != t.n && minifyJSON(t.o) != minifyJSON(t.n)
-	was := ""
 	if !changed {
-		if e == nil && !t.hasN {
-			return "", false
-		}
-		if r < 1 || r <= eRank { // e stays (or there is none)
-			if e == nil {
-				return "", false
-			}
-			return e.raw, true
-		}
-		if e != nil && e.flagged && baseRank > r {
-			was = e.was
-		}
-	} else {
 		switch {
-		case baseRank > r && e.flagged:
-			was = e.was
-		case baseRank > r:
-			was = priorOf(e, t)
-		case !t.hasN && r == 0:
-			return "", false
+		case e == nil && !t.hasN:
+			return noEntry
+		case r < 1 || r <= eRank: // e stays (or there is none)
+			if e == nil {
+				return noEntry
+			}
+			return keepEntry
+		case e != nil && e.flagged && baseRank > r:
+			t.was = e.was
 		}
+		return newEntry
 	}
-	var b strings.Builder
+	switch {
+	case baseRank > r && e.flagged:
+		t.was = e.was
+	case baseRank > r:
+		t.was = priorOf(e, t)
+	case !t.hasN && r == 0:
+		return noEntry
+	}
+	return newEntry
+}
+
+// writeEntry writes the event's entry for a key decide gave a new one.
+func writeEntry(b *strings.Builder, t *touchedKey, ev eventEntry) {
 	b.WriteString(`{"at":`)
-	b.WriteString(strconv.FormatInt(ev.at, 10))
+	b.WriteString(ev.at)
 	b.WriteString(`,"by":`)
-	b.WriteString(quotePG(ev.by))
+	b.WriteString(ev.by)
 	b.WriteString(`,"v":`)
-	b.WriteString(quotePG(ev.v))
-	if r == 2 {
+	b.WriteString(ev.v)
+	if t.r == 2 {
 		b.WriteString(`,"signed":true`)
 	}
 	if !t.hasN {
 		b.WriteString(`,"removed":true`)
 	}
-	if was != "" {
+	if t.was != "" {
 		b.WriteString(`,"flagged":true,"was":`)
-		b.WriteString(was)
+		b.WriteString(t.was)
 	}
 	b.WriteByte('}')
-	return b.String(), true
 }
 
 // priorOf is the trusted state an entry held: its event, and the value o

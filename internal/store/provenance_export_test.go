@@ -33,7 +33,20 @@ func (s *Store) ProfileProvenanceForTest(ctx context.Context, oldTraits, newTrai
 }
 
 // EventsQueryForTest is the SQL Events runs for one window.
-func EventsQueryForTest(f EventFilter, from, before int64) (string, []any) { return eventsQuery(f, from, before) }
+func EventsQueryForTest(f EventFilter, from, before int64) (string, []any) {
+	return eventsQuery(f, from, before)
+}
 
 // ProfilesQueryForTest is the SQL Profiles runs.
 func ProfilesQueryForTest(f ProfileFilter) (string, []any) { return profilesQuery(f) }
+
+// UpsertProfileForTest runs the profile upsert alone for e, as the writer
+// does when the update found no profile, whether or not one exists now
+// (another instance may have created it in between).
+func (s *Store) UpsertProfileForTest(ctx context.Context, e EventRow) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.upsertProfile).ExecContext(ctx, e.ProjectID, e.UserID, string(e.Traits), e.Verification == "verified",
+			ms(e.ReceivedAt), e.MessageID, e.Verification, nil)
+		return err
+	})
+}

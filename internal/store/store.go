@@ -45,8 +45,8 @@ type Store struct {
 
 	// Statements of the ingestion hot path, prepared once on the writer
 	// connection; transactions reuse them through Tx.StmtContext.
-	upsertProfile, insertRejection, addCount *sql.Stmt
-	insertMany                               [insertChunk + 1]*sql.Stmt // [n] inserts n events
+	upsertProfile, updateProfile, insertRejection, addCount *sql.Stmt
+	insertMany                                              [insertChunk + 1]*sql.Stmt // [n] inserts n events
 
 	// SQLite only: the dedup index (dedup_sqlite.go), loaded by the first
 	// write of events or by StartIngest. PostgreSQL dedups with its unique
@@ -146,6 +146,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	preps := []prep{
 		{&s.upsertProfile, upsertProfileSQL},
+		{&s.updateProfile, updateProfileSQL},
 		{&s.insertRejection, insertRejectionSQL},
 		{&s.addCount, addCountSQL},
 	}
@@ -186,7 +187,7 @@ func (s *Store) Reopen(ctx context.Context) (*Store, error) {
 // Close closes the database. On SQLite, closing the writer last lets it
 // checkpoint the WAL into the main file.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.upsertProfile, s.insertRejection, s.addCount} {
+	for _, st := range []*sql.Stmt{s.upsertProfile, s.updateProfile, s.insertRejection, s.addCount} {
 		if st != nil {
 			st.Close()
 		}
