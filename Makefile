@@ -22,6 +22,7 @@ run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
 test: chromium sdk-test ## run every test: the SDK's Node tests, then Go's (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm); lists skipped tests
 	@if [ -z "$$SENDORA_TEST_DATABASE_URL" ]; then echo "make test: SENDORA_TEST_DATABASE_URL is not set: the PostgreSQL side of the suites is skipped (listed at the end); e.g. SENDORA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test"; fi
 	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./scripts/testsummary
+	$(GO) test -count=1 -json -run '^TestPageQueriesOnMillionsOfRows$$' ./internal/store | $(GO) run ./scripts/testsummary # too slow under -race
 
 build: ## build bin/sendora (static, no cgo, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sendora ./cmd/server

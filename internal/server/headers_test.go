@@ -182,6 +182,11 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	c.Get("/settings/identity/rotate?project=default")
 	c.Get("/audit")
 	c.Get("/account")
+	c.Get("/profiles")
+	c.Get("/profiles/view?user=u")
+	c.Get("/profiles/view?user=nobody")
+	c.Get("/event-log")
+	c.Get("/event-log/view?message=nope")
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"on"}}) // 409: no secret yet
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"maybe"}})
 	c.Post("/settings/identity/check", url.Values{"project": {"default"}, "userId": {strings.Repeat("u", 70<<10)}})

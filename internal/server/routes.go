@@ -91,6 +91,10 @@ func (s *Server) dashboardRoutes(mux *router) {
 	mux.Handle("POST /settings/identity/strict", admin(st.Strict))
 	mux.Handle("POST /settings/identity/check", admin(st.Check))
 	mux.Handle("GET /audit", admin(st.Audit))
+	mux.Handle("GET /profiles", admin(st.Profiles))
+	mux.Handle("GET /profiles/view", admin(st.ProfileView))
+	mux.Handle("GET /event-log", admin(st.EventLog))
+	mux.Handle("GET /event-log/view", admin(st.EventView))
 
 	notFound := chain(http.HandlerFunc(ui.NotFound))
 	mux.Handle("GET "+static.Prefix, static.Handler(notFound))

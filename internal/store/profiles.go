@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -27,6 +28,9 @@ type Profile struct {
 // Profile returns the profile of (project, userID).
 func (s *Store) Profile(ctx context.Context, projectID int64, userID string) (Profile, error) {
 	p := Profile{UserID: userID}
+	if !s.canHold(userID) {
+		return p, fmt.Errorf("store: profile of %q in project %d: %w", userID, projectID, ErrNotFound)
+	}
 	var updated int64
 	var prov sql.NullString
 	err := s.r.QueryRowContext(ctx, `SELECT traits, last_verified, updated_at, provenance, flagged FROM profiles WHERE project_id = $1 AND user_id = $2`,
@@ -175,6 +179,9 @@ type ProfileSummary struct {
 // of the primary key (project_id, user_id), or of the small partial index
 // of flagged profiles: its cost does not grow with the number of profiles.
 func (s *Store) Profiles(ctx context.Context, f ProfileFilter) ([]ProfileSummary, error) {
+	if !s.canHold(f.Prefix) || !s.canHold(f.After) {
+		return nil, nil
+	}
 	q, args := profilesQuery(f)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -245,4 +252,11 @@ func prefixEnd(prefix string) string {
 		return prefix + string(r)
 	}
 	return ""
+}
+
+// canHold reports whether the database can hold text s: PostgreSQL refuses
+// NUL characters and invalid UTF-8 in text, so a search for such a value
+// (typed into the dashboard) can match nothing there and must not fail.
+func (s *Store) canHold(text string) bool {
+	return s.d != postgresDialect || utf8.ValidString(text) && !strings.ContainsRune(text, 0)
 }
