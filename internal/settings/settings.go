@@ -1,5 +1,6 @@
 // Package settings serves Settings → Identity (secret status and rotation,
-// strict mode, recent rejections, the events chart, the token checker) and
+// strict mode, recent rejections, the events chart, the token checker), the
+// Profiles and Events pages (stored data, with each trait's provenance) and
 // the audit log page.
 package settings
 

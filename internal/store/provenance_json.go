@@ -130,7 +130,7 @@ func decodeKey(raw string) string {
 
 // minifyJSON removes the white space outside strings, as SQLite writes JSON.
 func minifyJSON(v string) string {
-	if strings.IndexAny(v, " \t\n\r") < 0 {
+	if !strings.ContainsAny(v, " \t\n\r") {
 		return v
 	}
 	var b strings.Builder

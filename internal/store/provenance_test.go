@@ -563,3 +563,87 @@ func TestProvenanceUnderConcurrentInstances(t *testing.T) {
 		}
 	}(t, storetest.Postgres.New(t))
 }
+
+// TestProvenanceUnderHostileTraits: what a hostile SDK can put in traits
+// within the event limits (32 KiB, 32 levels) — thousands of keys, the
+// deepest nesting, one huge value, keys that look like provenance's own
+// fields — is merged and its provenance recorded and flagged exactly, the
+// same text on both databases.
+func TestProvenanceUnderHostileTraits(t *testing.T) {
+	var many, manyForged strings.Builder
+	many.WriteByte('{')
+	manyForged.WriteByte('{')
+	for i := range 2500 {
+		if i > 0 {
+			many.WriteByte(',')
+			manyForged.WriteByte(',')
+		}
+		fmt.Fprintf(&many, `"k%d":%d`, i, i)
+		fmt.Fprintf(&manyForged, `"k%d":-%d`, i, i)
+	}
+	many.WriteByte('}')
+	manyForged.WriteByte('}')
+	deep, deeper := `{"leaf":1}`, `{"leaf":2}`
+	for range 30 {
+		deep, deeper = `{"d":`+deep+`}`, `{"d":`+deeper+`}`
+	}
+	huge := `"` + strings.Repeat("x", 30_000) + `"`
+	cases := []struct {
+		name            string
+		verified, forged string
+		flagged         int
+	}{
+		{"2,500 keys", many.String(), manyForged.String(), 2500},
+		{"32 levels", `{"deep":` + deep + `}`, `{"deep":` + deeper + `}`, 1},
+		{"a 30 KB value", `{"bio":` + huge + `}`, `{"bio":"short"}`, 1},
+		{"keys named like provenance's fields", `{"flagged":true,"was":{"flagged":true},"at":1,"by":"x","v":"verified"}`,
+			`{"flagged":false,"was":null,"at":2,"by":"y","v":"no"}`, 5},
+	}
+	texts := map[string][]string{}
+	now := time.Now()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := storetest.Project(t, s, "web")
+		for i, c := range cases {
+			user := fmt.Sprint("u", i)
+			for j, ev := range []store.EventRow{
+				{MessageID: fmt.Sprint("good-", i), Verification: "verified", Traits: []byte(c.verified)},
+				{MessageID: fmt.Sprint("evil-", i), Verification: "missing_token", Traits: []byte(c.forged)},
+			} {
+				ev.ProjectID, ev.Type, ev.UserID, ev.Timestamp, ev.ReceivedAt = p.ID, "identify", user, now, now
+				if err := s.WriteBatch(ctx, &store.Batch{Events: []store.EventRow{ev}}, nil); err != nil {
+					t.Fatalf("%s, event %d: %v", c.name, j, err)
+				}
+			}
+			pr, err := s.Profile(ctx, p.ID, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			traits, err := pr.TraitList()
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			flagged := 0
+			for _, tr := range traits {
+				if tr.Flagged {
+					flagged++
+					if tr.Was.MessageID != fmt.Sprint("good-", i) || tr.Source.MessageID != fmt.Sprint("evil-", i) {
+						t.Errorf("%s: %s flagged with %+v", c.name, tr.Key, tr)
+					}
+				}
+			}
+			if flagged != c.flagged || pr.Flagged != c.flagged {
+				t.Errorf("%s: %d traits flagged (column %d), want %d", c.name, flagged, pr.Flagged, c.flagged)
+			}
+			if c.name == "a 30 KB value" && traits[0].Was.Value != huge {
+				t.Errorf("%s: the replaced value kept is %d bytes, want the %d sent", c.name, len(traits[0].Was.Value), len(huge))
+			}
+			texts[c.name] = append(texts[c.name], string(pr.Provenance))
+		}
+	})
+	for name, ts := range texts {
+		if len(ts) == 2 && ts[0] != ts[1] {
+			t.Errorf("%s: provenance differs between SQLite and PostgreSQL", name)
+		}
+	}
+}
