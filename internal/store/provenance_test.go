@@ -589,9 +589,9 @@ func TestProvenanceUnderHostileTraits(t *testing.T) {
 	}
 	huge := `"` + strings.Repeat("x", 30_000) + `"`
 	cases := []struct {
-		name            string
+		name             string
 		verified, forged string
-		flagged         int
+		flagged          int
 	}{
 		{"2,500 keys", many.String(), manyForged.String(), 2500},
 		{"32 levels", `{"deep":` + deep + `}`, `{"deep":` + deeper + `}`, 1},
