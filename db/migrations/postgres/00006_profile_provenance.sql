@@ -1,4 +1,4 @@
--- The PostgreSQL twin of sqlite/00005_profile_provenance.sql: the same
+-- The PostgreSQL twin of sqlite/00006_profile_provenance.sql: the same
 -- columns and index, and profile_provenance, which SQLite gets from the
 -- store in Go (internal/store/provenance.go states the rules; both write the
 -- same text for the same input, which provenance_test.go checks).
