@@ -15,9 +15,19 @@ import (
 // writeEvents stores n events of project p, one per second from base:
 // event i is by user u<i%users>, type identify/track/page by i%3, verified
 // unless i%4 == 3 (missing_token). The other project gets every fifth.
+// Each run of one project's events is a commit of its own, so ids follow
+// i whatever order a commit inserts its projects' events in.
 func writeEvents(t *testing.T, s *store.Store, p, other store.Project, n, users int, base time.Time) {
 	t.Helper()
 	var evs []store.EventRow
+	flush := func() {
+		if len(evs) > 0 {
+			if err := s.WriteBatch(context.Background(), &store.Batch{Events: evs}, nil); err != nil {
+				t.Fatal(err)
+			}
+			evs = nil
+		}
+	}
 	for i := range n {
 		at := base.Add(time.Duration(i) * time.Second)
 		ev := store.EventRow{ProjectID: p.ID, MessageID: fmt.Sprintf("m%04d", i), Type: []string{"identify", "track", "page"}[i%3],
@@ -32,11 +42,12 @@ func writeEvents(t *testing.T, s *store.Store, p, other store.Project, n, users 
 		if i%5 == 4 {
 			ev.ProjectID = other.ID
 		}
+		if len(evs) > 0 && evs[0].ProjectID != ev.ProjectID {
+			flush()
+		}
 		evs = append(evs, ev)
 	}
-	if err := s.WriteBatch(context.Background(), &store.Batch{Events: evs}, nil); err != nil {
-		t.Fatal(err)
-	}
+	flush()
 }
 
 func ids(evs []store.EventSummary) []string {
