@@ -22,3 +22,6 @@ func TestDataPagesRefuseBadRequestsPolitelyOnPostgres(t *testing.T) {
 func TestHostileDataOnProfilesAndEventsIsInertOnPostgres(t *testing.T) {
 	storetest.OnPostgres(t, TestHostileDataOnProfilesAndEventsIsInert)
 }
+func TestSignedTraitsOutrankHMACOnPostgres(t *testing.T) {
+	storetest.OnPostgres(t, TestSignedTraitsOutrankHMAC)
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/server/dashtest"
@@ -268,5 +269,52 @@ func TestDataPagesRefuseBadRequestsPolitely(t *testing.T) {
 		if r := c.Get(path); r.StatusCode != want {
 			t.Errorf("GET %s = %d, want %d\n%s", path, r.StatusCode, want, r.Body)
 		}
+	}
+}
+
+// TestSignedTraitsOutrankHMAC: traits from a verified JWT's traits claim
+// are shown as signed, and an hmac_v1 identify (which proves only the
+// userId) changing one of them is flagged, as a report-only one is.
+func TestSignedTraitsOutrankHMAC(t *testing.T) {
+	e, c := signedIn(t)
+	sec, err := identity.ParseSecret(newSecret(t, rotate(t, c, "0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt, err := identity.SignJWT(sec, identity.JWTClaims{Subject: "u_jwt", ExpiresAt: e.Clock.Now().Add(time.Hour), Traits: json.RawMessage(`{"plan":"pro"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []map[string]any{
+		// The client also claims enterprise: the signed value wins.
+		{"type": "identify", "userId": "u_jwt", "messageId": "m_jwt", "identityToken": jwt, "traits": map[string]any{"plan": "enterprise", "email": "j@acme.co"}},
+		{"type": "identify", "userId": "u_jwt", "messageId": "m_hmac", "identityToken": identity.Sign(sec, "u_jwt"), "traits": map[string]any{"plan": "enterprise"}},
+	} {
+		if code := postEvent(t, e, ev); code != http.StatusOK {
+			t.Fatalf("%s = %d", ev["messageId"], code)
+		}
+		if err := e.Writer.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := getOK(t, c, "/profiles/view?user=u_jwt")
+	rows := map[string]string{}
+	for _, tr := range dashtest.Find(d.ByID("traits-table"), "tr") {
+		if k := dashtest.Attr(tr, "data-key"); k != "" {
+			rows[k] = dashtest.Text(tr)
+		}
+	}
+	for k, want := range map[string][]string{
+		"plan":  {`"enterprise"`, "m_hmac", "Verified", "Flagged", `Was "pro" set by signed event m_jwt`},
+		"email": {`"j@acme.co"`, "m_jwt", "Verified"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows[k], w) {
+				t.Errorf("trait %s row %q lacks %q", k, rows[k], w)
+			}
+		}
+	}
+	if strings.Contains(rows["email"], "Signed") || strings.Contains(rows["email"], "Flagged") {
+		t.Errorf("email (sent by the client, not signed) = %q", rows["email"])
 	}
 }
