@@ -1,6 +1,7 @@
 package settings_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // the driver store registers, for writing a row the way an older version did
 
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/server/dashtest"
@@ -316,5 +319,46 @@ func TestSignedTraitsOutrankHMAC(t *testing.T) {
 	}
 	if strings.Contains(rows["email"], "Signed") || strings.Contains(rows["email"], "Flagged") {
 		t.Errorf("email (sent by the client, not signed) = %q", rows["email"])
+	}
+}
+
+// TestProfileStoredBeforeProvenance: a profile written before provenance
+// was recorded (by an older version) shows its values as set before
+// provenance was recorded, flags nothing, and gains provenance for what a
+// new identify changes.
+func TestProfileStoredBeforeProvenance(t *testing.T) {
+	e, c := signedIn(t)
+	db, err := sql.Open("sqlite", "file:"+e.Store.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO profiles (project_id, user_id, traits, last_verified, updated_at) VALUES (?, 'u_old', '{"plan":"pro","email":"o@x.y"}', 1, 1)`,
+		e.Project.ID); err != nil {
+		t.Fatal(err)
+	}
+	d := getOK(t, c, "/profiles")
+	if got := dashtest.Text(d.ByID("profiles-table")); !strings.Contains(got, "u_oldset before provenance was recorded") {
+		t.Errorf("list = %q", got)
+	}
+	if d.ByID("flagged-summary") != nil {
+		t.Errorf("a profile from before provenance is counted as flagged")
+	}
+	if code := postEvent(t, e, map[string]any{"type": "identify", "userId": "u_old", "messageId": "m_new", "traits": map[string]any{"plan": "free"}}); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	if err := e.Writer.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p := getOK(t, c, "/profiles/view?user=u_old")
+	rows := map[string]string{}
+	for _, tr := range dashtest.Find(p.ByID("traits-table"), "tr") {
+		if k := dashtest.Attr(tr, "data-key"); k != "" {
+			rows[k] = dashtest.Text(tr)
+		}
+	}
+	if !strings.Contains(rows["email"], "set before provenance was recorded") || !strings.Contains(rows["plan"], "m_new") ||
+		strings.Contains(rows["plan"], "Flagged") || p.ByID("poisoned") != nil {
+		t.Errorf("rows = %q", rows)
 	}
 }

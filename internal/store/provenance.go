@@ -13,8 +13,8 @@ import (
 // a less trusted event changed a trait a more trusted one had set (a
 // poisoned profile).
 //
-// Every identify merges its traits into profiles.traits (RFC 7396, as
-// before) and, in the same statement, records per top-level trait key an
+// Every identify merges its traits into profiles.traits (RFC 7396) and, in
+// the same statement, records per top-level trait key an
 // entry in profiles.provenance, a JSON object:
 //
 //	{"plan": {"at":1764000000000,"by":"m_1","v":"verified"},
@@ -55,8 +55,8 @@ import (
 //
 // profiles.flagged counts the flagged entries: the marker "flagged":true
 // can appear in the text only as an entry's field (trait keys map to
-// objects, values in "was" are JSON strings), so the upsert counts it with
-// length and replace, which both databases have.
+// objects, values in "was" are JSON strings), so the statement that writes
+// it counts it with length and replace, which both databases have.
 //
 // The rules are implemented twice: here in Go, registered as SQLite's
 // profile_provenance function (it runs inside the group commit's statement,
