@@ -53,6 +53,8 @@ func poisonServer(t *testing.T) (*testServer, identity.Secret) {
 		{"type": "identify", "userId": "u_alice", "messageId": "m_alice", "identityToken": signed("u_alice"),
 			"traits": map[string]any{"email": "alice@example.com", "plan": "pro", "bio": strings.Repeat("Lorem ipsum dolor sit amet. ", 400)}},
 		{"type": "identify", "userId": `<img src=x onerror=alert(1)>`, "messageId": "m_html", "traits": map[string]any{"<b>key</b>": "<script>alert(1)</script>"}},
+		{"type": "identify", "userId": "u_" + strings.Repeat("long", 100), "messageId": "m_" + strings.Repeat("long", 24), "identityToken": signed("u_" + strings.Repeat("long", 100)),
+			"traits": map[string]any{strings.Repeat("k", 200): strings.Repeat("v", 200)}},
 	}
 	for i := range 30 {
 		events = append(events, map[string]any{"type": "track", "event": "Viewed Pricing", "userId": fmt.Sprintf("u_%02d", i),
@@ -111,6 +113,17 @@ func TestBrowserPoisonedProfile(t *testing.T) {
 		t.Errorf("the HTML userId is not shown as text: %q", got)
 	}
 	shots.shot(ctx, "p01-profiles")
+	// A userId of 400 characters without a space wraps instead of pushing
+	// the other columns out of the panel.
+	fits := func(table string) {
+		t.Helper()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.querySelector("`+table+`"); return t.scrollWidth <= t.parentElement.clientWidth })()`))
+		must(t, "table width", err)
+		if !ok {
+			t.Errorf("%s is wider than its panel", table)
+		}
+	}
+	fits("#profiles-table")
 
 	// 2. Only flagged, then the profile.
 	submit(t, ctx, "#flagged-summary a")
@@ -165,7 +178,10 @@ func TestBrowserPoisonedProfile(t *testing.T) {
 	}
 	shots.shot(ctx, "p04-events-report-only")
 	must(t, "all events", chromedp.Do(ctx, chromedp.Navigate(srv.url+"/event-log"), chromedp.WaitVisible(chromedp.ID("events-table"))))
+	fits("#events-table")
 	shots.shot(ctx, "p05-events")
+	must(t, "long profile", chromedp.Do(ctx, chromedp.Navigate(srv.url+"/profiles/view?user=u_"+strings.Repeat("long", 100)), chromedp.WaitVisible(chromedp.ID("traits-table"))))
+	fits("#traits-table")
 	must(t, "alice", chromedp.Do(ctx, chromedp.Navigate(srv.url+"/profiles/view?user=u_alice"), chromedp.WaitVisible(chromedp.ID("traits-table"))))
 	shots.shot(ctx, "p06-profile-long-value")
 
@@ -174,7 +190,8 @@ func TestBrowserPoisonedProfile(t *testing.T) {
 		chromedp.Navigate(srv.url+"/profiles/view?user=u_victim"), chromedp.WaitVisible(chromedp.ID("poisoned"))))
 	shots.shot(ctx, "p07-phone-profile")
 	shots.viewport(ctx, "p07a-phone-profile-top")
-	for _, path := range []string{"/profiles/view?user=u_victim", "/profiles", "/event-log", "/event-log/view?message=m_forged_2", "/profiles/view?user=u_alice"} {
+	for _, path := range []string{"/profiles/view?user=u_victim", "/profiles", "/event-log", "/event-log/view?message=m_forged_2", "/profiles/view?user=u_alice",
+		"/profiles/view?user=u_" + strings.Repeat("long", 100), "/event-log/view?message=m_" + strings.Repeat("long", 24)} {
 		must(t, "phone "+path, chromedp.Do(ctx, chromedp.Navigate(srv.url+path), chromedp.WaitVisible(chromedp.CSS("main h1"))))
 		width, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))
 		must(t, "page width", err)
