@@ -61,8 +61,9 @@ import (
 // The rules are implemented twice: here in Go, registered as SQLite's
 // profile_provenance function (it runs inside the group commit's statement,
 // on the row SQLite has just read), and as the PL/pgSQL function of the same
-// name in the PostgreSQL migration. Both produce the same text for the same
-// input; provenance_test.go holds them to it.
+// name in the PostgreSQL migrations (a loop for the usual identify, 00007;
+// set operations for large ones, 00006). All produce the same text for the
+// same input; provenance_test.go holds them to it.
 
 // updateProfileSQL merges traits into an existing profile with RFC 7396
 // JSON merge patch semantics (new keys are added, existing ones replaced, a

@@ -50,3 +50,15 @@ func (s *Store) UpsertProfileForTest(ctx context.Context, e EventRow) error {
 		return err
 	})
 }
+
+// ProfileProvenanceSetsForTest runs PostgreSQL's profile_provenance_sets,
+// the path profile_provenance takes for large inputs, on any input.
+func (s *Store) ProfileProvenanceSetsForTest(ctx context.Context, oldTraits, newTraits, oldProv *string, patch string, at int64, by, verification string, signed *string) (*string, error) {
+	var out sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT profile_provenance_sets($1, $2, $3, $4, $5, $6, $7, $8)`,
+		oldTraits, newTraits, oldProv, patch, at, by, verification, signed).Scan(&out)
+	if err != nil || !out.Valid {
+		return nil, err
+	}
+	return &out.String, nil
+}
