@@ -3,8 +3,6 @@ package identity_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/nodetest"
 )
 
 // jwtJob is one job of testdata/node/jwt.mjs and, after it ran, its result.
@@ -190,73 +189,12 @@ func TestJWTMatchesPyJWT(t *testing.T) {
 }
 
 // nodeJWT returns node and a directory holding jwt.mjs with its libraries
-// installed: testdata/node when a developer ran npm ci there, else a copy
-// in the user's cache directory, installed once per package-lock.json with
-// npm ci. It skips when node or npm is missing or the install fails, unless
-// SENDORA_NODE_TESTS=required (make test sets it), which fails instead.
+// installed (nodetest.Libraries: it skips without node, or fails under
+// SENDORA_NODE_TESTS=required).
 func nodeJWT(t *testing.T) (node, dir string) {
 	t.Helper()
-	required := os.Getenv("SENDORA_NODE_TESTS") == "required"
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if required {
-			t.Fatalf(format+" (SENDORA_NODE_TESTS=required)", args...)
-		}
-		t.Skipf(format, args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip("node is not on PATH")
-	}
+	node, modules := nodetest.Libraries(t)
 	src := filepath.Join("testdata", "node")
-	if _, err := os.Stat(filepath.Join(src, "node_modules", "jose")); err == nil {
-		return node, src
-	}
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(lock)
-	dir = filepath.Join(cache, "sendora-test", "identity-node-"+hex.EncodeToString(sum[:6]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jose")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			skip("npm is not on PATH")
-		}
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(tmp)
-		for _, f := range []string{"package.json", "package-lock.json"} {
-			b, err := os.ReadFile(filepath.Join(src, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			skip("npm ci: %v\n%s", err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil { // another test process won the race: use its copy
-			if _, serr := os.Stat(filepath.Join(dir, "node_modules", "jose")); serr != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	// The script itself always comes from the repository.
 	script, err := os.ReadFile(filepath.Join(src, "jwt.mjs"))
 	if err != nil {
@@ -266,7 +204,7 @@ func nodeJWT(t *testing.T) (node, dir string) {
 	if err := os.WriteFile(filepath.Join(run, "jwt.mjs"), script, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(dir, "node_modules"), filepath.Join(run, "node_modules")); err != nil {
+	if err := os.Symlink(modules, filepath.Join(run, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(run, "package.json"), []byte(`{"type":"module"}`), 0o644); err != nil {

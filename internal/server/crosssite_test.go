@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite" // the driver store registers, for reading the file directly
 
@@ -168,6 +170,32 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 				return r.StatusCode == http.StatusOK && r.Doc(t).ByID("verdict") != nil
 			},
 		},
+		"POST /settings/identity/schemes": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				return url.Values{"project": {"default"}, "schemes": {"hmac_v1"}, "max_lifetime": {"0"}}
+			},
+			worked: func(r *dashtest.Response) bool {
+				st, _ := e.Store.IdentityState(ctx, e.Project.ID)
+				return r.StatusCode == http.StatusSeeOther && st.Schemes == identity.AcceptHMACOnly
+			},
+		},
+		"POST /settings/identity/end-overlap": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values { // an overlap to end: a rotation keeping the secret an hour
+				r, err := e.Manager.Rotate(ctx, e.Project.ID, time.Hour, identity.Actor{Name: "test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				secret = r.Secret // what ingestion signs with below
+				return url.Values{"project": {"default"}, "version": {strconv.Itoa(r.Version - 1)}}
+			},
+			worked: func(r *dashtest.Response) bool {
+				st, _ := e.Store.IdentityState(ctx, e.Project.ID)
+				_, overlap := st.Previous()
+				return r.StatusCode == http.StatusSeeOther && !overlap
+			},
+		},
 		"POST /account/password": {
 			client: func() *dashtest.Client { return c },
 			form: func() url.Values {
@@ -196,7 +224,8 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 
 	// The order the flow needs: setup first, logout last.
 	order := []string{"POST /setup", "POST /login", "POST /settings/identity/rotate", "POST /settings/identity/strict",
-		"POST /settings/identity/check", "POST /account/password", "/", "POST /logout"}
+		"POST /settings/identity/check", "POST /settings/identity/schemes", "POST /settings/identity/end-overlap",
+		"POST /account/password", "/", "POST /logout"}
 	seen := map[string]bool{}
 	for _, p := range e.Server.Routes() {
 		if !changesState(p) || ingestion[p] {

@@ -29,8 +29,9 @@ import (
 //   - a redirect stays on the server.
 //
 // Seeds may hold {{token}} (the live setup token), {{password}} (the
-// admin's password) and {{version}} (the current secret version), so the
-// fuzzer starts from inputs that get past each check.
+// admin's password), {{version}} (the current secret version) and
+// {{previous}} (the previous one's), so the fuzzer starts from inputs that
+// get past each check.
 
 // maxFormBody is webui's limit on a form post.
 const maxFormBody = 64 << 10
@@ -39,6 +40,7 @@ const maxFormBody = 64 << 10
 var fuzzedForms = map[string]bool{
 	"POST /setup": true, "POST /login": true, "POST /logout": true, "POST /account/password": true,
 	"POST /settings/identity/rotate": true, "POST /settings/identity/strict": true, "POST /settings/identity/check": true,
+	"POST /settings/identity/schemes": true, "POST /settings/identity/end-overlap": true,
 }
 
 // TestEveryFormIsFuzzed fails when a POST route has no fuzz target.
@@ -143,13 +145,17 @@ func (c *counter) Read(p []byte) (int, error) {
 
 func (f *formFuzzer) check(t *testing.T, route, ctype, query, body string) {
 	ctx := context.Background()
-	version := "0"
+	version, previous := "0", "0"
 	if st, err := f.e.Store.IdentityState(ctx, f.e.Project.ID); err == nil {
 		if cur, ok := st.Current(); ok {
 			version = strconv.Itoa(cur.Version)
 		}
+		if prev, ok := st.Previous(); ok {
+			previous = strconv.Itoa(prev.Version)
+		}
 	}
-	body = strings.NewReplacer("{{token}}", f.token, "{{password}}", url.QueryEscape(f.password), "{{version}}", version).Replace(body)
+	body = strings.NewReplacer("{{token}}", f.token, "{{password}}", url.QueryEscape(f.password), "{{version}}", version,
+		"{{previous}}", previous).Replace(body)
 	path := strings.TrimPrefix(route, "POST ")
 	target := path
 	if q := strings.Map(func(r rune) rune {
@@ -297,6 +303,31 @@ func FuzzCheckForm(f *testing.F) {
 		"project=default&userId=u_1&token=+hmac_v1%3A"+strings.Repeat("ab", 32)+"+",
 		"project=default&userId="+strings.Repeat("u", 1025)+"&token=x",
 		"project=default&userId=%3Cscript%3Ealert(1)%3C%2Fscript%3E&token=%22%3E%3Cimg+src%3Dx%3E",
+	)...)
+}
+
+func FuzzSchemesForm(f *testing.F) {
+	fuzzForm(f, "POST /settings/identity/schemes", true, append(seedsWith("project=default&schemes=hmac_v1%2Cjwt&max_lifetime=0", "project", "schemes", "max_lifetime"),
+		"project=default&schemes=jwt&max_lifetime=24h",
+		"project=default&schemes=hmac_v1&max_lifetime=1h",
+		"project=default&schemes=jwt%2Chmac_v1&max_lifetime=1h30m",
+		"project=default&schemes=JWT&max_lifetime=0",
+		"project=default&schemes=jwt&max_lifetime=30s",
+		"project=default&schemes=jwt&max_lifetime=9223372036854775807ns",
+		"project=default&schemes=jwt&max_lifetime=-1h",
+		"project=default&schemes=jwt&schemes=hmac_v1",
+		"project=nope&schemes=jwt",
+		"schemes=hmac_v1",
+	)...)
+}
+
+func FuzzEndOverlapForm(f *testing.F) {
+	fuzzForm(f, "POST /settings/identity/end-overlap", true, append(seedsWith("project=default&version={{previous}}", "project", "version"),
+		"project=default&version={{version}}",
+		"project=default&version=0",
+		"project=default&version=",
+		"project=nope&version={{previous}}",
+		"version={{previous}}",
 	)...)
 }
 

@@ -202,6 +202,10 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"on"}})
 	raw(http.MethodPost, "/events", "application/json", ev) // 401 IDENTITY_UNVERIFIED
 	c.Post("/settings/identity/check", url.Values{"project": {"default"}, "userId": {"u"}, "token": {"hmac_v1:00"}})
+	c.Post("/settings/identity/schemes", url.Values{"project": {"default"}, "schemes": {"none"}}) // 400
+	c.Post("/settings/identity/schemes", url.Values{"project": {"default"}, "schemes": {"hmac_v1"}})
+	c.Get("/settings/identity/end-overlap?project=default")
+	c.Post("/settings/identity/end-overlap", url.Values{"project": {"default"}, "version": {"1"}}) // none running: 303
 	c.Post("/account/password", url.Values{"current": {"wrong wrong wrong"}, "password": {"x"}, "confirm": {"x"}})
 	c.Post("/logout", nil)
 

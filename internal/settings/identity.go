@@ -16,8 +16,9 @@ import (
 
 // pageOptions carries what a POST adds to the Identity page it re-renders.
 type pageOptions struct {
-	strictError string
-	checker     *pages.Checker
+	strictError  string
+	schemesError string
+	checker      *pages.Checker
 }
 
 // window is the span the chart and the strict preview look back over.
@@ -55,6 +56,13 @@ func (h *Handler) identityPage(r *http.Request, p store.Project, all []store.Pro
 		return pages.IdentityPage{}, err
 	}
 	page.Chart = chart(hours)
+
+	if page.Schemes, err = h.schemesPanel(ctx, p, st, opt.schemesError); err != nil {
+		return pages.IdentityPage{}, err
+	}
+	if page.Overlap, err = h.overlapPanel(ctx, p, st); err != nil {
+		return pages.IdentityPage{}, err
+	}
 
 	page.Rejections, err = h.rejections(ctx, p, st, r.URL.Query())
 	if err != nil {
@@ -165,9 +173,13 @@ func hint(reason string, rotatedAt, now time.Time) string {
 	case "missing_user_id":
 		return "The event has a token but no userId: send the userId the token was made for."
 	case "unsupported_scheme":
-		return "Only hmac_v1 tokens are accepted: make them as the signing snippets do."
+		return "Sign with a scheme this project accepts (Token schemes): hmac_v1: as the signing snippets make it, or a JWT with alg HS256."
 	case "malformed_token":
-		return "The token must be hmac_v1: and 64 lowercase hex digits; check how your backend formats it."
+		return "The token must be hmac_v1: and 64 lowercase hex digits, or a compact HS256 JWT with a string sub (and exp within the project's maximum JWT lifetime); check how your backend formats it."
+	case "expired_token":
+		return "The JWT is outside its time: sign a fresh one on every page load or app launch; if fresh ones fail too, the signing backend's clock is ahead (run NTP)."
+	case "user_mismatch":
+		return "The JWT's sub is another userId: sign exactly the userId the SDK sends, and give the SDK the new token at every login (reset() at logout)."
 	case "rotated_secret":
 		if rotatedAt.IsZero() {
 			return "Your backend still signs with a secret that was rotated out; update SENDORA_IDENTITY_SECRET."

@@ -172,7 +172,7 @@ func (h *Handler) RotateConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.renderRotateConfirm(w, r, http.StatusOK, p, "1h", "")
+	return h.renderRotateConfirm(w, r, http.StatusOK, p, defaultOverlapValue, "")
 }
 
 var overlaps = []struct {
@@ -185,6 +185,17 @@ var overlaps = []struct {
 	{"1h", time.Hour, "1 hour", "Time to redeploy your backend with the new secret."},
 	{"24h", 24 * time.Hour, "24 hours", "For backends that take a day to roll out."},
 }
+
+// defaultOverlapValue is the overlap checked first: identity.DefaultOverlap,
+// the CLI's default too.
+var defaultOverlapValue = func() string {
+	for _, o := range overlaps {
+		if o.d == identity.DefaultOverlap {
+			return o.value
+		}
+	}
+	panic("settings: identity.DefaultOverlap is not an offered overlap")
+}()
 
 func (h *Handler) renderRotateConfirm(w http.ResponseWriter, r *http.Request, status int, p store.Project, checked, errMsg string) error {
 	st, err := h.store.IdentityState(r.Context(), p.ID)
@@ -205,8 +216,14 @@ func (h *Handler) renderRotateConfirm(w http.ResponseWriter, r *http.Request, st
 		page.Fingerprint = cur.Fingerprint
 	}
 	for _, o := range overlaps {
-		page.Overlaps = append(page.Overlaps, pages.OverlapOption{Value: o.value, Label: o.label, Help: o.help, Checked: o.value == checked})
+		label := o.label
+		if o.value == defaultOverlapValue {
+			label += " (default)"
+			page.DefaultOverlap = o.label
+		}
+		page.Overlaps = append(page.Overlaps, pages.OverlapOption{Value: o.value, Label: label, Help: o.help, Checked: o.value == checked})
 	}
+	page.SharedMAC = st.Schemes == identity.AcceptHMACAndJWT
 	return h.ui.Page(w, r, status, pages.RotateConfirm(page))
 }
 
@@ -229,7 +246,7 @@ func (h *Handler) Rotate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !found {
-		return h.renderRotateConfirm(w, r, http.StatusBadRequest, p, "1h", "Choose how long the current secret keeps verifying: none, 1 hour or 24 hours.")
+		return h.renderRotateConfirm(w, r, http.StatusBadRequest, p, defaultOverlapValue, "Choose how long the current secret keeps verifying: none, 1 hour or 24 hours.")
 	}
 	expected, err := strconv.Atoi(f.Get("version"))
 	if err != nil || expected < 0 {
@@ -261,7 +278,11 @@ func (h *Handler) Rotate(w http.ResponseWriter, r *http.Request) error {
 		EnvLine:     "SENDORA_IDENTITY_SECRET=" + rot.Secret.Reveal(),
 		PickedUpBy:  now.Add(h.verifier.TTL()),
 		Snippets:    snippets(),
+		JWTSnippets: jwtSnippets(),
 		BackURL:     identityURL(p.Name, nil, "secret"),
+	}
+	if st, err := h.store.IdentityState(r.Context(), p.ID); err == nil {
+		page.SharedMAC = st.Schemes == identity.AcceptHMACAndJWT
 	}
 	switch {
 	case expected == 0:
@@ -317,10 +338,12 @@ func (h *Handler) Strict(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Limits on the token checker's input; nothing longer is a real userId or token.
+// Limits on the token checker's input; nothing longer is a real userId or
+// token (a userId is at most 8 KiB in an event, a token at most
+// identity.MaxTokenLength).
 const (
-	maxCheckUserID = 1024
-	maxCheckToken  = 1024
+	maxCheckUserID = 8 << 10
+	maxCheckToken  = identity.MaxTokenLength
 )
 
 // Check serves POST /settings/identity/check: the verdict this server
@@ -344,11 +367,30 @@ func (h *Handler) Check(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		reason := kr.Verify(c.UserID, c.Token, h.verifier.Now())
+		now := h.verifier.Now()
+		res := kr.VerifyToken(c.UserID, c.Token, now)
+		reason := res.Reason
 		c.OK = reason == identity.Verified
 		c.Reason = reason.String()
+		if res.Scheme != identity.SchemeUnknown {
+			c.Scheme = res.Scheme.String()
+		}
+		if res.Scheme == identity.SchemeJWT {
+			c.JWT = jwtClaims(c.Token, now)
+		}
 		if c.OK {
 			c.Message = "This token proves userId “" + c.UserID + "” for project " + p.Name + "."
+			if res.Scheme == identity.SchemeJWT {
+				c.Message = "This JWT proves userId “" + c.UserID + "” for project " + p.Name
+				if res.ExpiresAt.IsZero() {
+					c.Message += ", and never expires."
+				} else {
+					c.Message += " until " + res.ExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC") + "."
+				}
+				if len(res.Traits) > 0 {
+					c.Message += " Its traits win over those the event carries."
+				}
+			}
 		} else {
 			c.Message = reason.Message()
 			st, err := h.store.IdentityState(r.Context(), p.ID)
@@ -356,6 +398,9 @@ func (h *Handler) Check(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			c.Hint = hint(reason.String(), rotatedOutBefore(st, h.now()), h.now())
+			if reason == identity.UnsupportedScheme && res.Scheme != identity.SchemeUnknown && !kr.Schemes.Accepts(res.Scheme) {
+				c.Message += " " + acceptsWords[kr.Schemes]
+			}
 			if !kr.Strict {
 				c.Message += " Strict identity is off, so such an event is accepted now and recorded as report-only."
 			}

@@ -158,3 +158,15 @@ func (s *Store) TokenTotals(ctx context.Context, projectID int64, since time.Tim
 	}
 	return out, nil
 }
+
+// TokenSchemeSeen reports whether the project stored an event whose token
+// had scheme from the minute holding since onwards.
+func (s *Store) TokenSchemeSeen(ctx context.Context, projectID int64, scheme string, since time.Time) (bool, error) {
+	var seen bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM token_counts WHERE project_id = $1 AND minute >= $2 AND scheme = $3)`,
+		projectID, MinuteOf(since), scheme).Scan(&seen)
+	if err != nil {
+		return false, fmt.Errorf("store: tokens of scheme %s in project %d: %w", scheme, projectID, err)
+	}
+	return seen, nil
+}

@@ -193,6 +193,8 @@ type Checker struct {
 	Reason  string
 	Message string
 	Hint    string
+	Scheme  string     // "hmac_v1", "jwt" or "": what the token looks like
+	JWT     *JWTClaims // what a JWT says of itself, decoded unverified
 }
 
 // InstallPanel shows how to add the browser SDK to a site.
@@ -225,6 +227,8 @@ type IdentityPage struct {
 	Rejections Rejections
 	Checker    Checker
 	Install    InstallPanel
+	Schemes    SchemesPanel // claims_models.go
+	Overlap    OverlapPanel
 }
 
 // OverlapOption is one choice of how long the replaced secret keeps verifying.
@@ -246,6 +250,10 @@ type RotateConfirmPage struct {
 	TTL         string
 	Overlaps    []OverlapOption
 	Error       string
+	// DefaultOverlap is the overlap checked first, as the CLI's default ("1 hour").
+	DefaultOverlap string
+	// SharedMAC: the project accepts hmac_v1 and JWT tokens (the risk).
+	SharedMAC bool
 }
 
 // Snippet is signing code in one language.
@@ -267,6 +275,8 @@ type NewSecretPage struct {
 	PreviousUntil time.Time
 	PickedUpBy    time.Time
 	Snippets      []Snippet
+	JWTSnippets   []Snippet
+	SharedMAC     bool // the project accepts hmac_v1 and JWT tokens
 	BackURL       string
 }
 
