@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sendora/sendora/internal/jsonx"
 )
 
 // Trait provenance: which event set each trait of a profile, and whether
@@ -75,7 +78,12 @@ import (
 // update, so concurrent instances never lose an update.
 //
 // $1 project, $2 userId, $3 traits, $4 verified, $5 receivedAt (ms),
-// $6 messageId, $7 verification, $8 signed keys (a JSON array, or NULL).
+// $6 messageId, $7 verification, $8 signed keys (a JSON array, or NULL),
+// $9 the signed keys whose values are objects, each set to null (a JSON
+// object, or NULL): applied first, so a signed object replaces the
+// profile's value whole instead of merging into it (RFC 7396 merges
+// objects), and no key an earlier, less trusted event put inside it stays
+// under a trait recorded as signed.
 const updateProfileSQL = `UPDATE profiles SET ` + mergeSetSQL + ` WHERE project_id = $1 AND user_id = $2`
 
 // upsertProfileSQL creates the profile, or, when another transaction (an
@@ -95,7 +103,8 @@ const mergeSetSQL = `(traits, provenance, flagged, last_verified, updated_at) = 
 		SELECT q.t, q.p, coalesce((length(q.p) - length(replace(q.p, '"flagged":true', ''))) / 14, 0),
 			CAST($4 AS BOOLEAN), CAST($5 AS BIGINT) FROM (
 			SELECT m.t, profile_provenance(profiles.traits, m.t, profiles.provenance, $3, $5, $6, $7, $8) AS p FROM (
-				SELECT json_patch(profiles.traits, $3) AS t LIMIT 1) AS m LIMIT 1) AS q)`
+				SELECT json_patch(CASE WHEN CAST($9 AS TEXT) IS NULL THEN profiles.traits ELSE json_patch(profiles.traits, $9) END, $3) AS t
+				LIMIT 1) AS m LIMIT 1) AS q)`
 
 // mergeProfiles merges the traits of events[i] for each i of identifies
 // into their profiles, recording each trait's provenance, inside the group
@@ -120,7 +129,8 @@ func (s *Store) mergeProfiles(ctx context.Context, tx *sql.Tx, events []EventRow
 			}
 			signed = string(b)
 		}
-		args := []any{e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt), e.MessageID, e.Verification, signed}
+		args := []any{e.ProjectID, e.UserID, string(traits), e.Verification == "verified", ms(e.ReceivedAt), e.MessageID, e.Verification, signed,
+			signedObjectsReset(e)}
 		res, err := update.ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("merge profile: %w", err)
@@ -443,4 +453,28 @@ func priorOf(e *provEntry, t *touchedKey) string {
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// signedObjectsReset is the $9 of the profile merge for e: a JSON object
+// setting to null each signed trait whose value is an object, or nil (NULL)
+// when there is none, which is every event but a verified JWT's.
+func signedObjectsReset(e *EventRow) any {
+	if len(e.SignedTraits) == 0 || e.Verification != "verified" {
+		return nil
+	}
+	b := []byte{'{'}
+	for m, _ := jsonx.NewMembers(e.Traits); m.Next(); {
+		v := m.Value()
+		if len(v) == 0 || v[0] != '{' || !slices.Contains(e.SignedTraits, string(jsonx.Key(m.Key()))) {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(append(b, m.Key()...), ":null"...)
+	}
+	if len(b) == 1 {
+		return nil
+	}
+	return string(append(b, '}'))
 }

@@ -46,7 +46,7 @@ func ProfilesQueryForTest(f ProfileFilter) (string, []any) { return profilesQuer
 func (s *Store) UpsertProfileForTest(ctx context.Context, e EventRow) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.upsertProfile).ExecContext(ctx, e.ProjectID, e.UserID, string(e.Traits), e.Verification == "verified",
-			ms(e.ReceivedAt), e.MessageID, e.Verification, nil)
+			ms(e.ReceivedAt), e.MessageID, e.Verification, nil, nil)
 		return err
 	})
 }
