@@ -103,6 +103,7 @@ func TestSignedTraitsWin(t *testing.T) {
 	if got := h.profileTraits("u1"); got["plan"] != "startup" || got["email"] != "sam@acme.co" {
 		t.Errorf("profile = %v, want plan startup", got)
 	}
+	h.checkSigned("u1", map[string]bool{"plan": true, "email": false})
 
 	// A batch: an identify, a track that sends the signed key, a track
 	// and a page that do not, and a signed key the identify did not send.
@@ -160,6 +161,56 @@ func TestSignedTraitsWin(t *testing.T) {
 	if got := h.profileTraits("u1"); got["plan"] != "startup" {
 		t.Errorf("profile after a refused event = %v", got)
 	}
+}
+
+// checkSigned asserts which traits of userID's profile its provenance
+// records as signed by a verified JWT.
+func (h *harness) checkSigned(userID string, want map[string]bool) {
+	h.t.Helper()
+	p, err := h.st.Profile(context.Background(), h.project.ID, userID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	list, err := p.TraitList()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, tr := range list {
+		got[tr.Key] = tr.Source.Signed
+	}
+	for k, signed := range want {
+		if s, ok := got[k]; !ok || s != signed {
+			h.t.Errorf("profile of %s: trait %q recorded signed=%v (present %v), want signed=%v", userID, k, s, ok, signed)
+		}
+	}
+}
+
+// TestSignedTraitsReplaceNestedValues: a signed object replaces the
+// profile's value whole, as it replaces the client's on the event: no key
+// an unsigned event put inside it survives under a trait recorded as
+// signed.
+func TestSignedTraitsReplaceNestedValues(t *testing.T) {
+	h := newHarness(t)
+	secret := h.rotate(0)
+	// Report-only (strict off): an unsigned identify sets company with a
+	// key the backend never vouched for.
+	if r := h.post("/events", h.js(ev("type", "identify", "userId", "u1", "traits", ev("company", ev("name", "X", "admin", true))))); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	tok := h.jwtFor(secret, "u1", `{"company":{"name":"Acme"}}`, time.Hour)
+	if r := h.post("/events", h.js(ev("type", "identify", "userId", "u1", "identityToken", tok))); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	got, _ := json.Marshal(h.profileTraits("u1")["company"])
+	if string(got) != `{"name":"Acme"}` {
+		t.Errorf("profile company = %s, want the signed value whole", got)
+	}
+	h.checkSigned("u1", map[string]bool{"company": true})
+}
+
+func TestSignedTraitsReplaceNestedValuesOnPostgres(t *testing.T) {
+	onPostgres(t, TestSignedTraitsReplaceNestedValues)
 }
 
 // TestSignedTraitsHostile: what a user holding their own valid JWT can
