@@ -2,7 +2,11 @@ package ingest_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/sendora/sendora/internal/identity"
 	"github.com/sendora/sendora/internal/store"
+	"github.com/sendora/sendora/internal/store/storetest"
 )
 
 // Signed claims through the ingestion API: a verified JWT's traits win,
@@ -384,5 +389,129 @@ func TestSchemeChangeRacesIngest(t *testing.T) {
 	wg.Wait()
 	if bad != nil {
 		t.Errorf("%d answers no policy gives, e.g. %s", len(bad), bad[0])
+	}
+}
+
+func TestSignedTraitsAtTheLimitsOnPostgres(t *testing.T) { onPostgres(t, TestSignedTraitsAtTheLimits) }
+func TestTokenFromAnotherProjectOnPostgres(t *testing.T) { onPostgres(t, TestTokenFromAnotherProject) }
+
+// TestSignedTraitsAtTheLimits: what a backend may sign, at the edges. Signed
+// traits nesting 32 levels (the most an event's may) and a token of
+// MaxTokenLength holding hundreds of traits, merged into client traits
+// near the event's own limit, are stored and merged into the profile on
+// both stores; 33 levels is malformed_token, and so is a trait holding
+// U+0000, before any of it reaches the store.
+func TestSignedTraitsAtTheLimits(t *testing.T) {
+	h := newHarness(t)
+	secret := h.rotate(0)
+	h.strict(true)
+	nested := func(n int) string { return strings.Repeat(`{"a":`, n-1) + `{}` + strings.Repeat(`}`, n-1) }
+	send := func(id, token string, traits string) response {
+		t.Helper()
+		body := `{"publicKey":"` + h.key + `","type":"identify","userId":"u1","messageId":"` + id + `","identityToken":"` + token + `","traits":` + traits + `}`
+		return h.post("/events", body)
+	}
+
+	// 32 levels signed, over client traits as deep.
+	deep := `{"deep":` + nested(31) + `}` // the traits object is level 1
+	if r := send("d1", h.jwtFor(secret, "u1", deep, time.Hour), `{"deep":`+nested(31)+`,"x":1}`); r.status != 200 {
+		t.Fatalf("32 levels of signed traits: %d %s", r.status, r.raw)
+	}
+	if got := h.profileTraits("u1"); got["deep"] == nil || got["x"] != 1.0 {
+		t.Errorf("profile after deep signed traits = %.100v", got)
+	}
+	if r := send("d2", h.jwtFor(secret, "u1", `{"deep":`+nested(32)+`}`, time.Hour), `{}`); r.status != 401 {
+		t.Errorf("33 levels of signed traits: %d, want 401", r.status)
+	} else if _, reason := errorOf(r); reason != "malformed_token" {
+		t.Errorf("33 levels: %s, want malformed_token", reason)
+	}
+
+	// A token of MaxTokenLength, as many short traits as fit, over ~24 KiB
+	// of client traits, half of them the same keys.
+	var signed, client strings.Builder
+	signed.WriteByte('{')
+	n := 0
+	for ; ; n++ {
+		k := fmt.Sprintf(`"t%d":%d`, n, n)
+		c := identity.JWTClaims{Subject: "u1", ExpiresAt: h.clock.Now().Add(time.Hour), Traits: json.RawMessage(signed.String() + map[bool]string{true: ",", false: ""}[n > 0] + k + "}")}
+		tok, err := identity.SignJWT(secret, c)
+		if err != nil || len(tok) > identity.MaxTokenLength {
+			break
+		}
+		if n > 0 {
+			signed.WriteByte(',')
+		}
+		signed.WriteString(k)
+	}
+	signed.WriteByte('}')
+	big, err := identity.SignJWT(secret, identity.JWTClaims{Subject: "u1", ExpiresAt: h.clock.Now().Add(time.Hour), Traits: json.RawMessage(signed.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.WriteByte('{')
+	for i := range 2 * n {
+		if i > 0 {
+			client.WriteByte(',')
+		}
+		fmt.Fprintf(&client, `"t%d":"client %d"`, i, i)
+	}
+	client.WriteByte('}')
+	r := send("b1", big, client.String())
+	if r.status != 200 {
+		t.Fatalf("a %d-byte token with %d traits over %d bytes of client traits: %d %s", len(big), n, client.Len(), r.status, r.raw)
+	}
+	e := h.stored("b1")
+	var sk []string
+	json.Unmarshal(e.SignedTraits, &sk)
+	got := h.profileTraits("u1")
+	if len(sk) != n || got["t0"] != 0.0 || got[fmt.Sprint("t", n-1)] != float64(n-1) || got[fmt.Sprint("t", n)] != fmt.Sprint("client ", n) {
+		t.Errorf("%d signed keys recorded (want %d); profile t0=%v t%d=%v t%d=%v", len(sk), n, got["t0"], n-1, got[fmt.Sprint("t", n-1)], n, got[fmt.Sprint("t", n)])
+	}
+	t.Logf("token of %d bytes, %d signed traits, over %d bytes of client traits", len(big), n, client.Len())
+
+	// U+0000 in a signed trait: malformed_token, nothing stored.
+	nul := rawJWTFor(secret, `{"sub":"u1","traits":{"plan":"a\u0000b"}}`)
+	if r := send("n1", nul, `{}`); r.status != 401 {
+		t.Errorf("U+0000 in a signed trait: %d %s", r.status, r.raw)
+	} else if _, reason := errorOf(r); reason != "malformed_token" {
+		t.Errorf("U+0000 in a signed trait: %s, want malformed_token", reason)
+	}
+}
+
+// rawJWTFor signs claims exactly as written, with HS256 under s.
+func rawJWTFor(s identity.Secret, claims string) string {
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	m := hmac.New(sha256.New, []byte(s.Reveal()))
+	m.Write([]byte(input))
+	return input + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+// TestTokenFromAnotherProject: a token copied from another project (its
+// own secret, the same userId) verifies nothing here, JWT or hmac_v1, and
+// its traits reach no profile: each project's keyring holds its own
+// secrets only.
+func TestTokenFromAnotherProject(t *testing.T) {
+	h := newHarness(t)
+	h.rotate(0)
+	h.strict(true)
+	other := storetest.Project(t, h.st, "other")
+	rot, err := h.manager.Rotate(context.Background(), other.ID, 0, identity.Actor{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{identity.Sign(rot.Secret, "u1"), h.jwtFor(rot.Secret, "u1", `{"plan":"enterprise"}`, time.Hour)} {
+		r := h.post("/events", h.js(ev("type", "identify", "userId", "u1", "identityToken", tok, "traits", ev("plan", "enterprise"))))
+		if _, reason := errorOf(r); r.status != 401 || reason != "signature_mismatch" {
+			t.Errorf("%.20s… from another project: %d %s, want 401 signature_mismatch", tok, r.status, r.raw)
+		}
+		// The same token where it belongs verifies.
+		body := `{"publicKey":"` + other.PublicKey + `","type":"identify","userId":"u1","identityToken":"` + tok + `"}`
+		if r := h.post("/events", body); r.status != 200 {
+			t.Errorf("in its own project: %d %s", r.status, r.raw)
+		}
+	}
+	if _, err := h.st.Profile(context.Background(), h.project.ID, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a profile was written in the wrong project: %v", err)
 	}
 }
