@@ -586,7 +586,7 @@ func TestInstancesSurvivePostgresRestart(t *testing.T) {
 	checkStored(t, db, acked)
 	// The change listener reconnected too: a CLI rotation reaches both
 	// within a second.
-	if _, errOut, code := runCLI(t, vars, "identity", "rotate", "--database-url", dbURL, "--data", t.TempDir()); code != 0 {
+	if _, errOut, code := runCLI(t, vars, "identity", "rotate", "--overlap", "0", "--database-url", dbURL, "--data", t.TempDir()); code != 0 {
 		t.Fatal(errOut)
 	}
 	rotated := time.Now()
