@@ -79,6 +79,7 @@ func run() error {
 	flag.BoolVar(&randomIDs, "random-ids", false, "random messageIds (UUIDv4) instead of time-ordered ones (UUIDv7)")
 	scale := flag.Int64("scale", 0, "instead of the scenarios: fill a fresh server to this many stored events, with UUIDv7 then UUIDv4 ids, and report both")
 	window := flag.Duration("scale-window", 10*time.Second, "with -scale: the length of each reported window")
+	scaleClients := flag.Int("scale-clients", 16, "with -scale: concurrent clients, each sending 100-event batches back to back (at saturation a batch's latency is about clients × 100 / events per second)")
 	dbURL := flag.String("database-url", "", "a PostgreSQL server on which each run creates (and drops) a fresh database: for -scale, or the postgres servers of -servers")
 	instances := flag.Int("instances", 1, "with -scale and -database-url: instances sharing the database, driven round-robin")
 	serverList := flag.String("servers", "sendora,baseline", "the servers each scenario runs on, in turn: sendora (SQLite), baseline, postgres (one instance, needs -database-url), postgres-2 (two instances)")
@@ -95,7 +96,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		_, err = runScale(bin, tmp, *scale, *window, *dbURL, *instances, os.Stdout)
+		_, err = runScale(bin, tmp, *scale, *window, *scaleClients, *dbURL, *instances, os.Stdout)
 		return err
 	}
 

@@ -35,8 +35,8 @@ type scaleResult struct {
 // restarts an instance and times it until ready. It measures what random
 // ids cost at a table size that outgrows the page cache, and the startup
 // that the dedup index adds.
-func runScale(bin, tmp string, n int64, window time.Duration, dbURL string, instances int, out io.Writer) ([]scaleResult, error) {
-	sc := scenario{name: "batched 100×16", clients: 16, perBatch: 100}
+func runScale(bin, tmp string, n int64, window time.Duration, clients int, dbURL string, instances int, out io.Writer) ([]scaleResult, error) {
+	sc := scenario{name: fmt.Sprintf("batched 100×%d", clients), clients: clients, perBatch: 100}
 	var results []scaleResult
 	for _, random := range []bool{false, true} {
 		randomIDs = random
@@ -96,12 +96,12 @@ func runScale(bin, tmp string, n int64, window time.Duration, dbURL string, inst
 		os.RemoveAll(dir)
 		results = append(results, res)
 	}
-	reportScale(out, results)
+	reportScale(out, sc.name, results)
 	return results, nil
 }
 
-func reportScale(w io.Writer, rs []scaleResult) {
-	fmt.Fprintf(w, "\nDedup at scale: batched 100×16, strict identity, fresh deployment filled to the table size\n\n")
+func reportScale(w io.Writer, scenario string, rs []scaleResult) {
+	fmt.Fprintf(w, "\nDedup at scale: %s, strict identity, fresh deployment filled to the table size\n\n", scenario)
 	fmt.Fprintln(w, "| store | messageIds | stored events | fill events/s | last window events/s | last window p99 | peak RSS | database size | restart until ready | vs UUIDv7 |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	ordered := map[string]scaleResult{}

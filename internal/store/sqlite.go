@@ -53,8 +53,9 @@ var pragmas = []string{
 	"foreign_keys(ON)",
 	// Keep temporary b-trees (sorts, VACUUM INTO) in memory where small.
 	"temp_store(MEMORY)",
-	// Let the WAL grow to ~64 MiB between checkpoints under heavy ingest
-	// before truncating it back, instead of checkpointing every 4 MiB.
+	// After a checkpoint lets the WAL start over, truncate its file back
+	// to 64 MiB (a server checkpoints beside its writer and lets the WAL
+	// reach that size: checkpoint_sqlite.go).
 	"journal_size_limit(67108864)",
 }
 

@@ -53,6 +53,10 @@ type Store struct {
 	// index, which every instance shares.
 	dedupMu sync.Mutex
 	dedup   *dedupIndex
+
+	// SQLite only, while a server ingests: checkpoints beside the writer
+	// (checkpoint_sqlite.go).
+	ckpt *checkpointer
 }
 
 // dedupIndex returns SQLite's dedup index, loading it on first use, or nil
@@ -92,6 +96,9 @@ type IngestOptions struct {
 func (s *Store) StartIngest(ctx context.Context, opt IngestOptions) (DedupInfo, error) {
 	d, err := s.loadDedup(ctx, opt)
 	if err != nil || d == nil {
+		return DedupInfo{}, err
+	}
+	if err := s.startCheckpointer(ctx); err != nil {
 		return DedupInfo{}, err
 	}
 	return d.info(), nil
@@ -187,6 +194,10 @@ func (s *Store) Reopen(ctx context.Context) (*Store, error) {
 // Close closes the database. On SQLite, closing the writer last lets it
 // checkpoint the WAL into the main file.
 func (s *Store) Close() error {
+	var ckptErr error
+	if s.ckpt != nil {
+		ckptErr = s.ckpt.close()
+	}
 	for _, st := range []*sql.Stmt{s.upsertProfile, s.updateProfile, s.insertRejection, s.addCount} {
 		if st != nil {
 			st.Close()
@@ -198,9 +209,9 @@ func (s *Store) Close() error {
 		}
 	}
 	if s.r == s.w {
-		return s.w.Close()
+		return errors.Join(ckptErr, s.w.Close())
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(ckptErr, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers a read, for /readyz.
