@@ -16,6 +16,7 @@ type Admin struct {
 	PasswordHash      string
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	LastLoginAt       time.Time // zero: never signed in
 }
 
 // NewAdmin is an account to create, with who created it for the audit log.
@@ -38,15 +39,15 @@ type Session struct {
 	UserAgent  string
 }
 
-const adminColumns = `id, email, password_hash, created_at, password_changed_at`
+const adminColumns = `id, email, password_hash, created_at, password_changed_at, last_login_at`
 
 func scanAdmin(row interface{ Scan(...any) error }) (Admin, error) {
 	var a Admin
-	var created, changed int64
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &changed); err != nil {
+	var created, changed, login int64
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &changed, &login); err != nil {
 		return Admin{}, err
 	}
-	a.CreatedAt, a.PasswordChangedAt = fromMS(created), fromMS(changed)
+	a.CreatedAt, a.PasswordChangedAt, a.LastLoginAt = fromMS(created), fromMS(changed), fromMS(login)
 	return a, nil
 }
 
@@ -183,18 +184,18 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, Admi
 	var a Admin
 	var created, seen int64
 	row := s.r.QueryRowContext(ctx, `
-		SELECT a.id, a.email, a.password_hash, a.created_at, a.password_changed_at,
+		SELECT a.id, a.email, a.password_hash, a.created_at, a.password_changed_at, a.last_login_at,
 		       s.id_hash, s.created_at, s.last_seen_at, s.ip, s.user_agent
 		FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = $1`, idHash)
-	var ac, ap int64
-	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &ac, &ap, &se.IDHash, &created, &seen, &se.IP, &se.UserAgent)
+	var ac, ap, al int64
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &ac, &ap, &al, &se.IDHash, &created, &seen, &se.IP, &se.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
 	if err != nil {
 		return Session{}, Admin{}, fmt.Errorf("store: session: %w", err)
 	}
-	a.CreatedAt, a.PasswordChangedAt = fromMS(ac), fromMS(ap)
+	a.CreatedAt, a.PasswordChangedAt, a.LastLoginAt = fromMS(ac), fromMS(ap), fromMS(al)
 	se.AdminID, se.CreatedAt, se.LastSeenAt = a.ID, fromMS(created), fromMS(seen)
 	return se, a, nil
 }

@@ -105,9 +105,9 @@ func (s *Store) ResetThrottle(ctx context.Context, scope, key string) error {
 	return nil
 }
 
-// SweepExpired deletes up to limit expired throttle windows and setup
-// links, and returns how many it deleted: small batches, so a sweep never
-// holds the write lock for long.
+// SweepExpired deletes up to limit expired throttle windows, setup links
+// and admin invitations each, and returns how many it deleted: small
+// batches, so a sweep never holds the write lock for long.
 func (s *Store) SweepExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `
 		DELETE FROM login_throttle WHERE (scope, throttle_key) IN (
@@ -123,5 +123,12 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, limit int) (int
 		return n, fmt.Errorf("store: sweep setup links: %w", err)
 	}
 	m, _ := res.RowsAffected()
-	return n + m, nil
+	res, err = s.w.ExecContext(ctx, `
+		DELETE FROM admin_invites WHERE token_hash IN (
+			SELECT token_hash FROM admin_invites WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`, ms(now), limit)
+	if err != nil {
+		return n + m, fmt.Errorf("store: sweep admin invitations: %w", err)
+	}
+	k, _ := res.RowsAffected()
+	return n + m + k, nil
 }
