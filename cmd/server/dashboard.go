@@ -18,7 +18,7 @@ import (
 // dashboard takes effect for this server's ingestion at once.
 func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips *clientip.Resolver, verifier *identity.Verifier, publicURL string) (*server.Dashboard, error) {
 	ui := webui.New(log, auth.ViewerEmail)
-	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui})
+	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui, PublicURL: publicURL})
 	if err != nil {
 		return nil, err
 	}

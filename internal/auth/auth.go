@@ -36,6 +36,9 @@ const (
 	DefaultMaxAge      = 7 * 24 * time.Hour
 	// DefaultSetupTTL is how long the first-run setup link works.
 	DefaultSetupTTL = time.Hour
+	// DefaultInviteTTL is how long an admin invitation link works: a day,
+	// since it is sent to a person who may not read it at once.
+	DefaultInviteTTL = 24 * time.Hour
 	// deviceMaxAge is how long a browser stays a known device after a
 	// successful sign-in.
 	deviceMaxAge = 90 * 24 * time.Hour
@@ -68,6 +71,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
 	SetupTTL    time.Duration
+	InviteTTL   time.Duration
+	// PublicURL is the dashboard's address for invitation links
+	// (--public-url); "" takes the address each request reached.
+	PublicURL string
 	// Params and HashConcurrency tune password hashing: DefaultParams, and
 	// as many hashes at once as half the CPUs (at least one).
 	Params          Params
@@ -85,6 +92,9 @@ type Service struct {
 	idle     time.Duration
 	maxAge   time.Duration
 	setupTTL time.Duration
+
+	inviteTTL time.Duration
+	publicURL string
 
 	cookies  *sessions.CookieStore
 	device   *securecookie.SecureCookie
@@ -110,6 +120,9 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if c.SetupTTL <= 0 {
 		c.SetupTTL = DefaultSetupTTL
 	}
+	if c.InviteTTL <= 0 {
+		c.InviteTTL = DefaultInviteTTL
+	}
 	if c.Params == (Params{}) {
 		c.Params = DefaultParams
 	}
@@ -133,6 +146,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	return &Service{
 		log: c.Log, store: c.Store, ips: c.ClientIP, ui: c.UI, now: c.Now,
 		idle: c.IdleTimeout, maxAge: c.MaxAge, setupTTL: c.SetupTTL,
+		inviteTTL: c.InviteTTL, publicURL: strings.TrimRight(c.PublicURL, "/"),
 		cookies: cs, device: dev,
 		hasher:   NewHasher(c.Params, c.HashConcurrency),
 		throttle: newThrottle(c.Store, c.Limits),
@@ -356,7 +370,7 @@ func SafeNext(next string) string {
 	}
 	path, _, _ := strings.Cut(next, "?")
 	switch path {
-	case "/login", "/logout", "/setup":
+	case "/login", "/logout", "/setup", invitePath:
 		return ""
 	}
 	return next

@@ -162,6 +162,7 @@ func TestSessionCookieFlags(t *testing.T) {
 // publicPages are the GET routes that work without signing in.
 var publicPages = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /{$}": true, "GET /setup": true, "GET /login": true, "GET /static/": true,
+	"GET /invite":  true, // an invitation link's page
 	"GET /sdk/v1/": true, // the browser SDK, loaded by customers' sites
 }
 
@@ -207,6 +208,8 @@ func replayAll(t *testing.T, e *dashtest.Env, ck *http.Cookie, what string) {
 		"/settings/identity/rotate": {"project": {"default"}, "version": {fmt.Sprint(before.Keys[0].Version)}, "overlap": {"0"}},
 		"/settings/identity/strict": {"project": {"default"}, "strict": {"on"}},
 		"/settings/identity/check":  {"project": {"default"}, "userId": {"u"}, "token": {"x"}},
+		"/admins/invite":            {"email": {"mallory@example.com"}},
+		"/admins/remove":            {"email": {"ada@example.com"}},
 		"/account/password":         {"current": {dashtest.Password}, "password": {"stolen stolen stolen"}, "confirm": {"stolen stolen stolen"}},
 	} {
 		r := thief.Post(path, form)

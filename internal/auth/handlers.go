@@ -128,6 +128,7 @@ func (s *Service) Setup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.recordLogin(r, a)
 	s.rememberDevice(w, r, a.Email, "")
 	s.setSessionCookie(w, r, id, "ok", "Welcome. You are the first admin: start by creating the identity secret.")
 	s.audit(r, a.Email, store.ActionLogin, "first admin, via the setup link")
@@ -219,6 +220,7 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.recordLogin(r, a)
 	s.rememberDevice(w, r, a.Email, device)
 	s.setSessionCookie(w, r, id, "", "")
 	detail := "new session"
@@ -369,6 +371,16 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	s.setSessionCookie(w, r, id, "ok", "Password changed. Every other session of this account is signed out.")
 	webui.Redirect(w, r, "/account")
 	return nil
+}
+
+// recordLogin notes the sign-in for the Admins page; a failure only
+// leaves the older time there.
+func (s *Service) recordLogin(r *http.Request, a store.Admin) {
+	ctx, cancel := auditContext(r)
+	defer cancel()
+	if err := s.store.RecordLogin(ctx, a.ID, s.now()); err != nil {
+		s.log.WarnContext(ctx, "record sign-in", "err", err)
+	}
 }
 
 // endOldSession deletes the server-side session the browser had, if any.

@@ -83,6 +83,13 @@ func (s *Server) dashboardRoutes(mux *router) {
 	mux.Handle("POST /logout", page(a.Logout))
 	mux.Handle("GET /account", admin(a.AccountPage))
 	mux.Handle("POST /account/password", admin(a.ChangePassword))
+	mux.Handle("GET /admins", admin(a.AdminsPage))
+	mux.Handle("POST /admins/invite", admin(a.Invite))
+	mux.Handle("POST /admins/invite/cancel", admin(a.CancelInvite))
+	mux.Handle("GET /admins/remove", admin(a.RemoveConfirm))
+	mux.Handle("POST /admins/remove", admin(a.Remove))
+	mux.Handle("GET /invite", page(a.InvitePage))
+	mux.Handle("POST /invite", page(a.AcceptInvite))
 
 	mux.Handle("GET /settings/identity", admin(st.Identity))
 	mux.Handle("GET /settings/identity/rejections", admin(st.RejectionsFragment))

@@ -22,6 +22,9 @@ var actionLabels = map[string][2]string{
 	store.ActionAdminCreate:    {"Admin created", "ok"},
 	store.ActionPasswordChange: {"Password changed", "warn"},
 	store.ActionProjectCreate:  {"Project created", "off"},
+	store.ActionAdminInvite:    {"Admin invited", "warn"},
+	store.ActionAdminRemove:    {"Admin removed", "warn"},
+	store.ActionPasswordReset:  {"Password reset", "warn"},
 }
 
 // Audit serves GET /audit: the audit log, newest first, paged by id.

@@ -200,6 +200,16 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, Admi
 	return se, a, nil
 }
 
+// CountSessions returns how many sessions the admin has (some may have
+// expired without being pruned yet).
+func (s *Store) CountSessions(ctx context.Context, adminID int64) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM admin_sessions WHERE admin_id = $1`, adminID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count sessions of admin %d: %w", adminID, err)
+	}
+	return n, nil
+}
+
 // TouchSession records activity on a session, for the idle timeout.
 func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
 	if _, err := s.w.ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = $1 WHERE id_hash = $2`, ms(at), idHash); err != nil {
