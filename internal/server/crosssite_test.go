@@ -120,6 +120,7 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 	newPassword := "an entirely new passphrase"
 	c := e.NewClient()
 	var secret identity.Secret
+	var inviteLink string
 
 	cases := map[string]formCase{
 		"POST /setup": {
@@ -196,6 +197,46 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 				return r.StatusCode == http.StatusSeeOther && !overlap
 			},
 		},
+		"POST /admins/invite": {
+			client: func() *dashtest.Client { return c },
+			form:   func() url.Values { return url.Values{"email": {"bob@example.com"}} },
+			worked: func(r *dashtest.Response) bool {
+				inviteLink = dashtest.Text(r.Doc(t).ByID("invite-link"))
+				return r.StatusCode == http.StatusOK && strings.Contains(inviteLink, "/invite?token=")
+			},
+		},
+		"POST /invite": { // the invited person, in a browser of their own
+			client: func() *dashtest.Client { return e.NewClient() },
+			form: func() url.Values {
+				u, _ := url.Parse(inviteLink)
+				return url.Values{"token": {u.Query().Get("token")}, "password": {dashtest.Password}, "confirm": {dashtest.Password}}
+			},
+			worked: func(r *dashtest.Response) bool {
+				n, _ := e.Store.CountAdmins(ctx)
+				return r.StatusCode == http.StatusSeeOther && n == 2
+			},
+		},
+		"POST /admins/invite/cancel": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				if r := c.Post("/admins/invite", url.Values{"email": {"cy@example.com"}}); r.StatusCode != http.StatusOK {
+					t.Fatalf("invite cy = %d", r.StatusCode)
+				}
+				return url.Values{"email": {"cy@example.com"}}
+			},
+			worked: func(r *dashtest.Response) bool {
+				inv, _ := e.Store.PendingInvites(ctx, e.Clock.Now())
+				return r.StatusCode == http.StatusSeeOther && len(inv) == 0
+			},
+		},
+		"POST /admins/remove": {
+			client: func() *dashtest.Client { return c },
+			form:   func() url.Values { return url.Values{"email": {"bob@example.com"}} },
+			worked: func(r *dashtest.Response) bool {
+				n, _ := e.Store.CountAdmins(ctx)
+				return r.StatusCode == http.StatusSeeOther && n == 1
+			},
+		},
 		"POST /account/password": {
 			client: func() *dashtest.Client { return c },
 			form: func() url.Values {
@@ -225,6 +266,7 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 	// The order the flow needs: setup first, logout last.
 	order := []string{"POST /setup", "POST /login", "POST /settings/identity/rotate", "POST /settings/identity/strict",
 		"POST /settings/identity/check", "POST /settings/identity/schemes", "POST /settings/identity/end-overlap",
+		"POST /admins/invite", "POST /invite", "POST /admins/invite/cancel", "POST /admins/remove",
 		"POST /account/password", "/", "POST /logout"}
 	seen := map[string]bool{}
 	for _, p := range e.Server.Routes() {

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sendora/sendora/internal/auth"
 	"github.com/sendora/sendora/internal/server/dashtest"
+	"github.com/sendora/sendora/internal/store"
 )
 
 // Fuzzing the dashboard's form posts: each target posts arbitrary bodies
@@ -28,7 +31,8 @@ import (
 //   - a 4xx answer is a page with a visible error message;
 //   - a redirect stays on the server.
 //
-// Seeds may hold {{token}} (the live setup token), {{password}} (the
+// Seeds may hold {{token}} (the live setup token), {{invite}} (a live
+// invitation token, for new@example.com), {{password}} (the
 // admin's password), {{version}} (the current secret version) and
 // {{previous}} (the previous one's), so the fuzzer starts from inputs that
 // get past each check.
@@ -41,6 +45,7 @@ var fuzzedForms = map[string]bool{
 	"POST /setup": true, "POST /login": true, "POST /logout": true, "POST /account/password": true,
 	"POST /settings/identity/rotate": true, "POST /settings/identity/strict": true, "POST /settings/identity/check": true,
 	"POST /settings/identity/schemes": true, "POST /settings/identity/end-overlap": true,
+	"POST /admins/invite": true, "POST /admins/invite/cancel": true, "POST /admins/remove": true, "POST /invite": true,
 }
 
 // TestEveryFormIsFuzzed fails when a POST route has no fuzz target.
@@ -60,12 +65,17 @@ type formFuzzer struct {
 	db       *sql.DB // a side connection, to put the admins back
 	admin    bool
 	token    string // the live setup token
+	invite   string // a live invitation token
 	cookie   string // a signed-in session
 	password string
 	hash     string // the admin's password hash, to restore
 }
 
-const fuzzAdmin = "ada@example.com"
+const (
+	fuzzAdmin      = "ada@example.com"
+	fuzzOtherAdmin = "bob@example.com"
+	fuzzInvited    = "new@example.com"
+)
 
 func newFormFuzzer(tb testing.TB, admin bool) *formFuzzer {
 	huge := 1 << 30 // throttling would stop inputs before the password checks
@@ -116,7 +126,27 @@ func (f *formFuzzer) reset(tb testing.TB) {
 		f.cookie = ""
 		return
 	}
+	// Two admins (a removal can succeed, and removing the fuzz admin
+	// itself is not the last one), with the known password; a live
+	// invitation for an email no admin has.
+	for _, email := range []string{fuzzAdmin, fuzzOtherAdmin} {
+		if _, err := f.e.Store.AdminByEmail(ctx, email); err != nil {
+			if _, err := f.e.Store.CreateAdmin(ctx, store.NewAdmin{Email: email, PasswordHash: f.hash, At: f.e.Clock.Now(), Actor: "test"}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
 	if _, err := f.db.ExecContext(ctx, `UPDATE admins SET password_hash = ?`, f.hash); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := f.db.ExecContext(ctx, `DELETE FROM admins WHERE email = ?`, fuzzInvited); err != nil {
+		tb.Fatal(err)
+	}
+	f.invite = rand.Text()
+	sum := sha256.Sum256([]byte(f.invite))
+	now := f.e.Clock.Now()
+	if err := f.e.Store.CreateInvite(ctx, store.Invite{TokenHash: sum[:], Email: fuzzInvited, InvitedBy: fuzzAdmin, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Change{Actor: fuzzAdmin, At: now}); err != nil {
 		tb.Fatal(err)
 	}
 	form := url.Values{"email": {fuzzAdmin}, "password": {f.password}}
@@ -154,7 +184,7 @@ func (f *formFuzzer) check(t *testing.T, route, ctype, query, body string) {
 			previous = strconv.Itoa(prev.Version)
 		}
 	}
-	body = strings.NewReplacer("{{token}}", f.token, "{{password}}", url.QueryEscape(f.password), "{{version}}", version,
+	body = strings.NewReplacer("{{token}}", f.token, "{{invite}}", f.invite, "{{password}}", url.QueryEscape(f.password), "{{version}}", version,
 		"{{previous}}", previous).Replace(body)
 	path := strings.TrimPrefix(route, "POST ")
 	target := path
@@ -201,7 +231,7 @@ func (f *formFuzzer) check(t *testing.T, route, ctype, query, body string) {
 	// Inputs that change who can sign in: put the server back.
 	if w.Code == http.StatusSeeOther {
 		switch route {
-		case "POST /setup", "POST /logout", "POST /account/password":
+		case "POST /setup", "POST /logout", "POST /account/password", "POST /admins/remove", "POST /invite":
 			f.reset(t)
 		}
 	}
@@ -333,6 +363,37 @@ func FuzzEndOverlapForm(f *testing.F) {
 
 func FuzzLogoutForm(f *testing.F) {
 	fuzzForm(f, "POST /logout", true, seedsWith("", "x")...)
+}
+
+func FuzzInviteForm(f *testing.F) {
+	fuzzForm(f, "POST /admins/invite", true, append(seedsWith("email=cy%40example.com", "email"),
+		"email=ada%40example.com", "email=ADA%40EXAMPLE.COM", "email=Cy+%3Ccy%40example.com%3E", "email=",
+		"email=cy%40example.com&email=dee%40example.com", "email="+strings.Repeat("a", 300)+"%40example.com",
+	)...)
+}
+
+func FuzzCancelInviteForm(f *testing.F) {
+	fuzzForm(f, "POST /admins/invite/cancel", true, append(seedsWith("email=new%40example.com", "email"),
+		"email=NEW%40example.com", "email=nobody%40example.com", "email=",
+	)...)
+}
+
+func FuzzRemoveAdminForm(f *testing.F) {
+	fuzzForm(f, "POST /admins/remove", true, append(seedsWith("email=bob%40example.com", "email"),
+		"email=ada%40example.com", "email=BOB%40example.com", "email=nobody%40example.com", "email=",
+		"email=bob%40example.com&email=ada%40example.com",
+	)...)
+}
+
+func FuzzAcceptInviteForm(f *testing.F) {
+	fuzzForm(f, "POST /invite", true, append(seedsWith("token={{invite}}&password={{password}}&confirm={{password}}", "token", "password", "confirm"),
+		"token={{invite}}&password=short&confirm=short",
+		"token={{invite}}&password={{password}}&confirm=other+other+other",
+		"token={{invite}}x&password={{password}}&confirm={{password}}",
+		"token=&password={{password}}&confirm={{password}}",
+		"token={{invite}}&username=mallory%40example.com&password={{password}}&confirm={{password}}",
+		"token={{token}}&password={{password}}&confirm={{password}}",
+	)...)
 }
 
 // TestHugeFormsAreCut posts 16 MiB to every form route, signed in: each

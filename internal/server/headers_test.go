@@ -115,8 +115,8 @@ func checkAnyHeaders(t *testing.T, what string, r *dashtest.Response) {
 func TestHeadersOnEveryResponse(t *testing.T) {
 	limits := auth.Limits{Window: 15 * time.Minute, PerIP: 3, PerAccount: 3, PerDevice: 3}
 	e := dashtest.New(t, dashtest.Options{Limits: limits})
-	anon, c := e.NewClient(), e.NewClient()
-	seenAnon, seenAdmin := watch(anon), watch(c)
+	anon, c, invited := e.NewClient(), e.NewClient(), e.NewClient()
+	seenAnon, seenAdmin, seenInvited := watch(anon), watch(c), watch(invited)
 	raw := func(method, path, ctype, body string, header ...string) {
 		req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 		if ctype != "" {
@@ -187,6 +187,22 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	c.Get("/profiles/view?user=nobody")
 	c.Get("/event-log")
 	c.Get("/event-log/view?message=nope")
+	// Admins: invite (the link page, refusals), accept in another browser,
+	// cancel, remove, and the last admin refused.
+	c.Get("/admins")
+	c.Post("/admins/invite", url.Values{"email": {"ada@example.com"}}) // 409: already an admin
+	invitation := c.Post("/admins/invite", url.Values{"email": {"bob@example.com"}})
+	inviteURL, _ := url.Parse(dashtest.Text(invitation.Doc(t).ByID("invite-link")))
+	invited.Get(inviteURL.RequestURI())
+	invited.Get("/invite?token=wrong")
+	invited.Post("/invite", url.Values{"token": {inviteURL.Query().Get("token")}, "password": {dashtest.Password}, "confirm": {dashtest.Password}})
+	c.Post("/admins/invite", url.Values{"email": {"cy@example.com"}})
+	c.Post("/admins/invite/cancel", url.Values{"email": {"cy@example.com"}})
+	c.Post("/admins/invite/cancel", url.Values{"email": {"cy@example.com"}}) // 404
+	c.Get("/admins/remove?email=bob@example.com")
+	c.Post("/admins/remove", url.Values{"email": {"bob@example.com"}})
+	c.Get("/admins/remove?email=ada@example.com") // 409: the last admin
+	c.Post("/admins/remove", url.Values{"email": {"ada@example.com"}})
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"on"}}) // 409: no secret yet
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"maybe"}})
 	c.Post("/settings/identity/check", url.Values{"project": {"default"}, "userId": {strings.Repeat("u", 70<<10)}})
@@ -229,6 +245,7 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	}
 	check(seenAnon.resp)
 	check(seenAdmin.resp)
+	check(seenInvited.resp)
 	for _, want := range []int{200, 204, 303, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503} {
 		if !statuses[want] {
 			t.Errorf("no response had status %d; the scenario does not cover it", want)
