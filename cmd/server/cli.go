@@ -45,6 +45,9 @@ func commands() []command {
 	return []command{
 		{"serve", "", "run the server (the default command)", cmdServe},
 		{"admin create", " --email E", "create a dashboard admin (password from SENDORA_ADMIN_PASSWORD or a prompt)", cmdAdminCreate},
+		{"admin list", "", "list the dashboard admins: email, created, last sign-in", cmdAdminList},
+		{"admin remove", " --email E", "remove an admin (never the last one); its sessions end at once", cmdAdminRemove},
+		{"admin reset-password", " --email E", "set an admin's password (from SENDORA_ADMIN_PASSWORD or a prompt); every session of that admin ends", cmdAdminResetPassword},
 		{"project list", "", "list projects: names, ids and public keys", cmdProjectList},
 		{"project create", " NAME", "create a project and print its public key", cmdProjectCreate},
 		{"project origins", " NAME [ORIGIN...]", "show, set or (with --clear) remove the origins a project accepts browser events from", cmdProjectOrigins},
