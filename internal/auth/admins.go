@@ -203,11 +203,9 @@ func (s *Service) RemoveConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if n <= 1 {
-		status = http.StatusConflict
-	}
-	return s.ui.Page(w, r, status, pages.RemoveAdmin(pages.RemoveAdminPage{
+	// The refusal is a page like the confirmation (200): only the post
+	// that would remove the last admin answers 409.
+	return s.ui.Page(w, r, http.StatusOK, pages.RemoveAdmin(pages.RemoveAdminPage{
 		Chrome: s.ui.Chrome(r, "Remove "+email, layout.NavAdmins), Email: email, You: a.ID == v.Admin.ID, Last: n <= 1, Sessions: sessions,
 	}))
 }

@@ -201,8 +201,8 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	c.Post("/admins/invite/cancel", url.Values{"email": {"cy@example.com"}}) // 404
 	c.Get("/admins/remove?email=bob@example.com")
 	c.Post("/admins/remove", url.Values{"email": {"bob@example.com"}})
-	c.Get("/admins/remove?email=ada@example.com") // 409: the last admin
-	c.Post("/admins/remove", url.Values{"email": {"ada@example.com"}})
+	c.Get("/admins/remove?email=ada@example.com")                                             // the last admin: refused
+	c.Post("/admins/remove", url.Values{"email": {"ada@example.com"}})                        // 409
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"on"}}) // 409: no secret yet
 	c.Post("/settings/identity/strict", url.Values{"project": {"default"}, "strict": {"maybe"}})
 	c.Post("/settings/identity/check", url.Values{"project": {"default"}, "userId": {strings.Repeat("u", 70<<10)}})

@@ -86,7 +86,7 @@ func Admins(p AdminsPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, " <div class=\"grid\"><section class=\"panel\" aria-labelledby=\"admins-h\"><div class=\"panel-head\"><h2 id=\"admins-h\">Admins</h2></div><div class=\"table-scroll\"><table class=\"stack\" id=\"admins-table\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Created (UTC)</th><th scope=\"col\">Last sign-in (UTC)</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, " <div class=\"grid\"><section class=\"panel wide\" aria-labelledby=\"admins-h\"><div class=\"panel-head\"><h2 id=\"admins-h\">Admins</h2></div><div class=\"table-scroll\"><table class=\"stack\" id=\"admins-table\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Created (UTC)</th><th scope=\"col\">Last sign-in (UTC)</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -190,7 +190,7 @@ func Admins(p AdminsPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</tbody></table></div></section><section class=\"panel\" aria-labelledby=\"invite-h\"><div class=\"panel-head\"><h2 id=\"invite-h\">Invite an admin</h2></div><p class=\"muted\" id=\"invite-help\">You get a one-time link to send them; it works for ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</tbody></table></div></section><section class=\"panel wide\" aria-labelledby=\"invite-h\"><div class=\"panel-head\"><h2 id=\"invite-h\">Invite an admin</h2></div><p class=\"muted\" id=\"invite-help\">You get a one-time link to send them; it works for ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -221,7 +221,7 @@ func Admins(p AdminsPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(p.Invites) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<h3 id=\"pending-h\">Pending invitations</h3><ul class=\"invites\" id=\"pending-invites\" aria-labelledby=\"pending-h\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<h3 class=\"invites-h\" id=\"pending-h\">Pending invitations</h3><ul class=\"invites\" id=\"pending-invites\" aria-labelledby=\"pending-h\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
