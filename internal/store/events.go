@@ -278,7 +278,7 @@ func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]i
 	})
 	up := tx.StmtContext(ctx, s.addCount)
 	for _, k := range keys {
-		if _, err := up.ExecContext(ctx, k.ProjectID, k.Minute, k.Outcome, k.Reason, counts[k]); err != nil {
+		if _, err := up.ExecContext(ctx, k.ProjectID, k.Minute, k.Outcome, k.Reason, counts[k], s.countShard); err != nil {
 			return err
 		}
 	}
@@ -290,8 +290,8 @@ const insertRejectionSQL = `
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 const addCountSQL = `
-	INSERT INTO event_counts (project_id, minute, outcome, reason, n) VALUES ($1, $2, $3, $4, $5)
-	ON CONFLICT (project_id, minute, outcome, reason) DO UPDATE SET n = event_counts.n + excluded.n`
+	INSERT INTO event_counts (project_id, minute, outcome, reason, n, shard) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (project_id, minute, outcome, reason, shard) DO UPDATE SET n = event_counts.n + excluded.n`
 
 func nullJSON(b []byte) any {
 	if len(b) == 0 {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // ProfileForTest returns a profile's stored traits and verified flag.
@@ -42,4 +43,27 @@ func (s *Store) JSONPatchForTest(ctx context.Context, target, patch string) (str
 	var out string
 	err := s.r.QueryRowContext(ctx, `SELECT json_patch($1, $2)`, target, patch).Scan(&out)
 	return out, err
+}
+
+// SetCountShardForTest sets the shard of the per-minute counters s adds to.
+func (s *Store) SetCountShardForTest(shard int16) { s.countShard = shard }
+
+// HoldCountsForTest adds one accepted event to a project's counter of the
+// current minute in a transaction it keeps open, holding the counter's row
+// as a commit in progress does, until release.
+func (s *Store) HoldCountsForTest(ctx context.Context, t *testing.T, projectID int64) (release func()) {
+	t.Helper()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.addCounts(ctx, tx, map[CountKey]int64{{ProjectID: projectID, Minute: MinuteOf(time.Now()), Outcome: OutcomeAccepted}: 1}); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Commit(); err != nil {
+			t.Error(err)
+		}
+	}
 }

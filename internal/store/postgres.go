@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"regexp"
 	"strings"
@@ -62,6 +63,11 @@ func IsPostgresURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
+// countShards is how many shards of the per-minute counters instances
+// spread over (Store.countShard). Two instances draw the same one once in
+// 16 starts; they then queue on those rows as before, and stay correct.
+const countShards = 16
+
 // OpenPostgres connects to the PostgreSQL database at rawURL and applies
 // pending migrations under an advisory lock, so instances starting together
 // migrate once. An unreachable database is a one-line error that names
@@ -97,7 +103,8 @@ func OpenPostgres(ctx context.Context, rawURL string, opt PostgresOptions) (*Sto
 	db.SetConnMaxLifetime(30 * time.Minute)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 
-	s := &Store{w: db, r: db, d: postgresDialect, pg: &pgConfig{url: rawURL, redacted: redacted, conn: cfg, opt: opt}}
+	s := &Store{w: db, r: db, d: postgresDialect, pg: &pgConfig{url: rawURL, redacted: redacted, conn: cfg, opt: opt},
+		countShard: int16(rand.IntN(countShards))}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+time.Second)
 	err = db.PingContext(pctx)
 	cancel()

@@ -54,6 +54,11 @@ type Store struct {
 	dedupMu sync.Mutex
 	dedup   *dedupIndex
 
+	// countShard is the shard of the per-minute counters this process adds
+	// to (migration 00010): drawn at open on PostgreSQL, so that instances
+	// do not queue on one counter row; 0 on SQLite.
+	countShard int16
+
 	// SQLite only, while a server ingests: checkpoints beside the writer
 	// (checkpoint_sqlite.go).
 	ckpt *checkpointer

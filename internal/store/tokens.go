@@ -70,9 +70,9 @@ func (tc tokenCounts) add(e *EventRow, minute int64) tokenCounts {
 }
 
 const addTokenCountSQL = `
-	INSERT INTO token_counts (project_id, minute, scheme, key_version, verified, lifetime, n, last_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-	ON CONFLICT (project_id, minute, scheme, key_version, verified, lifetime) DO UPDATE SET
+	INSERT INTO token_counts (project_id, minute, scheme, key_version, verified, lifetime, n, last_at, shard)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (project_id, minute, scheme, key_version, verified, lifetime, shard) DO UPDATE SET
 		n = token_counts.n + excluded.n,
 		last_at = CASE WHEN excluded.last_at > token_counts.last_at THEN excluded.last_at ELSE token_counts.last_at END`
 
@@ -90,7 +90,7 @@ func (s *Store) addTokenCounts(ctx context.Context, tx *sql.Tx, tc tokenCounts) 
 	})
 	for _, r := range tc {
 		k := r.k
-		if _, err := tx.ExecContext(ctx, addTokenCountSQL, k.project, k.minute, k.scheme, k.version, k.verified, k.lifetime, r.c.n, r.c.lastAt); err != nil {
+		if _, err := tx.ExecContext(ctx, addTokenCountSQL, k.project, k.minute, k.scheme, k.version, k.verified, k.lifetime, r.c.n, r.c.lastAt, s.countShard); err != nil {
 			return fmt.Errorf("count tokens: %w", err)
 		}
 	}
