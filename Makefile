@@ -8,6 +8,9 @@ DATA ?= ./data
 ADDR ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 BENCHTIME ?= 10s
+SCALE ?= 5000000
+SCALE_CLIENTS ?= 8
+BENCH_DATABASE_URL ?= $(SENDORA_TEST_DATABASE_URL)
 SDK_DEPS := sdk/web/node_modules/.package-lock.json
 
 .PHONY: help run test build generate lint bench fuzz crashtest chromium clean sdk sdk-check sdk-test
@@ -37,10 +40,19 @@ lint: sdk-check ## gofmt, go vet, staticcheck, and templ and SDK build output up
 	@$(GO) tool templ generate >/dev/null 2>&1 || { echo "templ generate failed"; exit 1; }
 	@if [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then echo "templ output is stale; run make generate and commit:"; git status --porcelain -- '*_templ.go'; exit 1; fi
 
-bench: $(SDK_DEPS) ## the SDK's size, Go benchmarks of the hot path and the load test; figures go to docs/BENCHMARKS.md
+bench: $(SDK_DEPS) ## the SDK's size, Go benchmarks of the hot path, the load tests (SQLite, PostgreSQL when BENCH_DATABASE_URL or SENDORA_TEST_DATABASE_URL is set) and dedup at $(SCALE) events; figures go to docs/BENCHMARKS.md
 	cd sdk/web && node build.mjs --size
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./internal/identity/ ./internal/ingest/
+	@echo "== load test: sendora (SQLite) beside the bare baseline, time-ordered messageIds"
 	$(GO) run ./cmd/loadtest
+	@if [ -n "$(BENCH_DATABASE_URL)" ]; then \
+	  for ids in "" -random-ids; do \
+	    echo "== load test: SQLite, PostgreSQL, two instances on PostgreSQL $${ids:-(time-ordered messageIds)}"; \
+	    $(GO) run ./cmd/loadtest -servers sendora,postgres,postgres-2 -database-url "$(BENCH_DATABASE_URL)" $$ids || exit 1; \
+	  done; \
+	else echo "make bench: BENCH_DATABASE_URL (or SENDORA_TEST_DATABASE_URL) is not set: PostgreSQL is not measured"; fi
+	@echo "== dedup at scale: $(SCALE) events with UUIDv7, then UUIDv4 messageIds"
+	$(GO) run ./cmd/loadtest -scale $(SCALE) -scale-clients $(SCALE_CLIENTS)
 
 # FUZZTIME is a duration (30s) or a count of executions (5000x). Go 1.26's
 # coordinator can report a spurious "context deadline exceeded" when a
