@@ -80,15 +80,21 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*project, error) {
 func (c *keyCache) load(key string, gen uint64) (*project, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sp, err := c.st.ProjectByPublicKey(ctx, key)
+	now := c.now()
+	sp, err := c.st.ProjectByKey(ctx, key, now)
 	var e keyEntry
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		e = keyEntry{expires: c.now().Add(c.negTTL)}
+		e = keyEntry{expires: now.Add(c.negTTL)}
 	case err != nil:
 		return nil, err
 	default:
-		e = keyEntry{p: &project{id: sp.ID, name: sp.Name, origins: sp.AllowedOrigins}, expires: c.now().Add(c.ttl)}
+		e = keyEntry{p: &project{id: sp.ID, name: sp.Name, origins: sp.AllowedOrigins}, expires: now.Add(c.ttl)}
+		// A replaced key that stops by itself (project key rotate --keep)
+		// is forgotten when it stops, not a TTL later.
+		if key == sp.PreviousPublicKey && !sp.PreviousKeyUntil.IsZero() && sp.PreviousKeyUntil.Before(e.expires) {
+			e.expires = sp.PreviousKeyUntil
+		}
 	}
 	c.mu.Lock()
 	if c.gen == gen { // no invalidateAll since the load began

@@ -20,6 +20,11 @@ const (
 	ActionAdminCreate    = "admin.create"
 	ActionPasswordChange = "password.change"
 	ActionProjectCreate  = "project.create"
+	ActionProjectRename  = "project.rename"
+	ActionProjectDelete  = "project.delete"
+	ActionProjectOrigins = "project.origins"
+	ActionKeyRotate      = "project.key_rotate"
+	ActionKeyRevoke      = "project.key_revoke"
 )
 
 // Audit is one entry of the audit log. Detail is free text for people; it

@@ -48,8 +48,17 @@ func TestEveryCachedChangeMovesTheCounter(t *testing.T) {
 			{"strict on", func() error { return s.SetStrict(ctx, p.ID, identity.StrictChange{On: true, At: now}) }, true},
 			{"strict off", func() error { return s.SetStrict(ctx, p.ID, identity.StrictChange{On: false, At: now}) }, true},
 			{"allowed origins", func() error { return s.SetAllowedOrigins(ctx, p.ID, []string{"https://shop.example.com"}) }, true},
+			{"allowed origins, audited", func() error {
+				return s.ChangeAllowedOrigins(ctx, p.ID, []string{"https://a.example"}, store.Audit{At: now, Actor: "cli"})
+			}, true},
+			{"project rename", func() (err error) { p, err = s.RenameProject(ctx, p.ID, "store", store.Audit{At: now}); return err }, true},
+			{"public key rotation", func() error { _, err := s.RotatePublicKey(ctx, p.ID, "", store.KeepUntilRevoked, store.Audit{At: now}); return err }, true},
+			{"public key revocation", func() error { _, err := s.RevokePublicKey(ctx, p.ID, "", store.Audit{At: now}); return err }, true},
+			{"public key revocation with none left (nothing changes)", func() error { _, err := s.RevokePublicKey(ctx, p.ID, "", store.Audit{At: now}); return err }, false},
+			{"another project", func() error { _, err := s.CreateProject(ctx, "other", now); return err }, true},
+			{"project delete", func() error { return s.DeleteProject(ctx, p.ID, "store", store.Audit{At: now}) }, true},
 			{"project create (name taken, refused)", func() error {
-				if _, err := s.CreateProject(ctx, "shop", now); !errors.Is(err, store.ErrConflict) {
+				if _, err := s.CreateProject(ctx, "other", now); !errors.Is(err, store.ErrConflict) {
 					t.Errorf("duplicate project: %v", err)
 				}
 				return nil

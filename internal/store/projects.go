@@ -18,6 +18,11 @@ type Project struct {
 	Strict         bool
 	AllowedOrigins []string // empty: any origin
 	CreatedAt      time.Time
+	// PreviousPublicKey is the key a key rotation replaced, which still
+	// identifies the project until PreviousKeyUntil (zero: until revoked);
+	// "" when only PublicKey works. An expired one reads as "".
+	PreviousPublicKey string
+	PreviousKeyUntil  time.Time
 }
 
 // PublicKeyPrefix starts every public key.
@@ -60,10 +65,20 @@ func ValidateProjectName(name string) error {
 
 // CreateProject adds a project with a fresh public key.
 func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (Project, error) {
+	return s.createProject(ctx, name, Audit{At: now}, false)
+}
+
+// CreateProjectAudited adds a project with a fresh public key and an audit
+// entry by a.Actor (at a.At, from a.IP) in the same transaction.
+func (s *Store) CreateProjectAudited(ctx context.Context, name string, a Audit) (Project, error) {
+	return s.createProject(ctx, name, a, true)
+}
+
+func (s *Store) createProject(ctx context.Context, name string, a Audit, audit bool) (Project, error) {
 	if err := ValidateProjectName(name); err != nil {
 		return Project{}, err
 	}
-	p := Project{Name: name, PublicKey: NewPublicKey(), CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	p := Project{Name: name, PublicKey: NewPublicKey(), CreatedAt: a.At.UTC().Truncate(time.Millisecond)}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
 			`INSERT INTO projects (name, public_key, created_at) VALUES ($1, $2, $3) RETURNING id`,
@@ -73,7 +88,14 @@ func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (
 		}
 		// Servers remember unknown public keys for a few seconds: the change
 		// makes them look again.
-		return s.bumpChanges(ctx, tx)
+		if err := s.bumpChanges(ctx, tx); err != nil {
+			return err
+		}
+		if !audit {
+			return nil
+		}
+		a.Action, a.ProjectID, a.Detail = ActionProjectCreate, p.ID, "name="+p.Name
+		return addAudit(ctx, tx, a)
 	})
 	if s.isUnique(err) {
 		return Project{}, fmt.Errorf("store: create project %q: %w", name, ErrConflict)
@@ -84,22 +106,34 @@ func (s *Store) CreateProject(ctx context.Context, name string, now time.Time) (
 	return p, nil
 }
 
-const projectColumns = `id, name, public_key, strict, allowed_origins, created_at`
+const projectColumns = `id, name, public_key, strict, allowed_origins, created_at, previous_public_key, previous_key_until`
 
-func scanProject(row interface{ Scan(...any) error }) (Project, error) {
+// scanProject reads projectColumns. A previous key whose time ran out
+// before now reads as none.
+func scanProject(row interface{ Scan(...any) error }, now time.Time) (Project, error) {
 	var p Project
 	var origins string
 	var created int64
-	if err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.Strict, &origins, &created); err != nil {
+	var prev sql.NullString
+	var until sql.NullInt64
+	if err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.Strict, &origins, &created, &prev, &until); err != nil {
 		return Project{}, err
 	}
 	p.AllowedOrigins = strings.Fields(origins)
 	p.CreatedAt = fromMS(created)
+	if prev.Valid && (!until.Valid || fromMS(until.Int64).After(now)) {
+		p.PreviousPublicKey = prev.String
+		if until.Valid {
+			p.PreviousKeyUntil = fromMS(until.Int64)
+		}
+	}
 	return p, nil
 }
 
-func (s *Store) project(ctx context.Context, where string, arg any) (Project, error) {
-	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE `+where, arg))
+// project reads the live (not deleted) project matching where, whose
+// arguments are $1 and, for times, $2.
+func (s *Store) project(ctx context.Context, where string, args ...any) (Project, error) {
+	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE deleted_at IS NULL AND `+where, args...), time.Now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return Project{}, ErrNotFound
 	}
@@ -124,9 +158,27 @@ func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error)
 	return p, nil
 }
 
-// ProjectByPublicKey returns the project a public key belongs to.
+// ProjectByPublicKey returns the project a public key identifies now: its
+// current key, or the previous one until that stops.
 func (s *Store) ProjectByPublicKey(ctx context.Context, key string) (Project, error) {
-	p, err := s.project(ctx, "public_key = $1", key)
+	return s.ProjectByKey(ctx, key, time.Now())
+}
+
+// ProjectByKey returns the project a public key identifies at now: its
+// current key, or the previous one while now is before PreviousKeyUntil (or
+// until it is revoked). A revoked or expired key, or one of a deleted
+// project, is ErrNotFound.
+func (s *Store) ProjectByKey(ctx context.Context, key string, now time.Time) (Project, error) {
+	// Two unique indexes, one probe each.
+	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects
+		WHERE deleted_at IS NULL AND public_key = $1
+		UNION ALL
+		SELECT `+projectColumns+` FROM projects
+		WHERE deleted_at IS NULL AND previous_public_key = $1 AND (previous_key_until IS NULL OR previous_key_until > $2)`,
+		key, ms(now)), now)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return p, fmt.Errorf("store: project by public key: %w", err)
 	}
@@ -135,14 +187,15 @@ func (s *Store) ProjectByPublicKey(ctx context.Context, key string) (Project, er
 
 // Projects lists every project by name.
 func (s *Store) Projects(ctx context.Context) ([]Project, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE deleted_at IS NULL ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list projects: %w", err)
 	}
 	defer rows.Close()
+	now := time.Now()
 	var out []Project
 	for rows.Next() {
-		p, err := scanProject(rows)
+		p, err := scanProject(rows, now)
 		if err != nil {
 			return nil, fmt.Errorf("store: list projects: %w", err)
 		}
@@ -155,7 +208,7 @@ func (s *Store) Projects(ctx context.Context) ([]Project, error) {
 // events from; none allows any.
 func (s *Store) SetAllowedOrigins(ctx context.Context, id int64, origins []string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE projects SET allowed_origins = $1 WHERE id = $2`, strings.Join(origins, " "), id)
+		res, err := tx.ExecContext(ctx, `UPDATE projects SET allowed_origins = $1 WHERE id = $2 AND deleted_at IS NULL`, strings.Join(origins, " "), id)
 		if err != nil {
 			return err
 		}
