@@ -52,7 +52,10 @@ func TestEveryCachedChangeMovesTheCounter(t *testing.T) {
 				return s.ChangeAllowedOrigins(ctx, p.ID, []string{"https://a.example"}, store.Audit{At: now, Actor: "cli"})
 			}, true},
 			{"project rename", func() (err error) { p, err = s.RenameProject(ctx, p.ID, "store", store.Audit{At: now}); return err }, true},
-			{"public key rotation", func() error { _, err := s.RotatePublicKey(ctx, p.ID, "", store.KeepUntilRevoked, store.Audit{At: now}); return err }, true},
+			{"public key rotation", func() error {
+				_, err := s.RotatePublicKey(ctx, p.ID, "", store.KeepUntilRevoked, store.Audit{At: now})
+				return err
+			}, true},
 			{"public key revocation", func() error { _, err := s.RevokePublicKey(ctx, p.ID, "", store.Audit{At: now}); return err }, true},
 			{"public key revocation with none left (nothing changes)", func() error { _, err := s.RevokePublicKey(ctx, p.ID, "", store.Audit{At: now}); return err }, false},
 			{"another project", func() error { _, err := s.CreateProject(ctx, "other", now); return err }, true},

@@ -16,7 +16,9 @@ import (
 
 var projAt = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 
-func byAdmin(at time.Time) store.Audit { return store.Audit{At: at, Actor: "ada@example.com", IP: "192.0.2.1"} }
+func byAdmin(at time.Time) store.Audit {
+	return store.Audit{At: at, Actor: "ada@example.com", IP: "192.0.2.1"}
+}
 
 // lastAudit returns the newest audit entry.
 func lastAudit(t *testing.T, s *store.Store) store.Audit {
