@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store"
 )
 
 func cmdVersion(_ context.Context, e env, _ []string) error {
@@ -43,10 +45,18 @@ func cmdProjectList(ctx context.Context, e env, args []string) error {
 			PublicKey string    `json:"publicKey"`
 			Strict    bool      `json:"strict"`
 			CreatedAt time.Time `json:"createdAt"`
+			// During a key rotation: the replaced key, which still works
+			// until previousKeyUntil (absent: until revoked).
+			PreviousPublicKey string     `json:"previousPublicKey,omitempty"`
+			PreviousKeyUntil  *time.Time `json:"previousKeyUntil,omitempty"`
 		}
 		out := make([]row, 0, len(ps))
 		for _, p := range ps {
-			out = append(out, row{p.ID, p.Name, p.PublicKey, p.Strict, p.CreatedAt})
+			r := row{ID: p.ID, Name: p.Name, PublicKey: p.PublicKey, Strict: p.Strict, CreatedAt: p.CreatedAt, PreviousPublicKey: p.PreviousPublicKey}
+			if !p.PreviousKeyUntil.IsZero() {
+				r.PreviousKeyUntil = &p.PreviousKeyUntil
+			}
+			out = append(out, r)
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -61,7 +71,17 @@ func cmdProjectList(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Name, p.ID, p.PublicKey, strict)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// A key being replaced is not a project: it goes to stderr, so scripts
+	// reading the table see one line per project.
+	for _, p := range ps {
+		if p.PreviousPublicKey != "" {
+			fmt.Fprintf(e.stderr, "project %s: the replaced key %s still works %s\n", p.Name, p.PreviousPublicKey, keyUntilText(p.PreviousKeyUntil))
+		}
+	}
+	return nil
 }
 
 func cmdProjectCreate(ctx context.Context, e env, args []string) error {
@@ -79,11 +99,192 @@ func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	p, err := d.Store.CreateProject(ctx, args[0], time.Now())
+	p, err := d.Store.CreateProjectAudited(ctx, args[0], cliAudit())
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("project create: there is already a project named %q", args[0])
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, p.PublicKey)
+	return nil
+}
+
+// cliAudit is who a change made with the CLI is audited as.
+func cliAudit() store.Audit { return store.Audit{At: time.Now(), Actor: "cli"} }
+
+func keyUntilText(until time.Time) string {
+	if until.IsZero() {
+		return "until revoked (sendora project key revoke)"
+	}
+	return "until " + until.UTC().Format(time.RFC3339)
+}
+
+func cmdProjectRename(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project rename", "project rename OLD NEW [--data DIR]\n\n"+
+		"The project keeps its id, public keys, secrets, settings and data; only the name changes.\n"+
+		"Commands that named it with --project need the new name.")
+	f.dataFlag()
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("project rename", args, 2, "the OLD and the NEW name"); err != nil {
+		return err
+	}
+	if err := store.ValidateProjectName(args[1]); err != nil {
+		return usagef("project rename: %v", err)
+	}
+	d, err := f.openData(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	_, err = d.Store.RenameProject(ctx, p.ID, args[1], cliAudit())
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("project rename: there is already a project named %q", args[1])
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "project %s is now %s; its keys and data are unchanged.\n", args[0], args[1])
+	return nil
+}
+
+func cmdProjectDelete(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project delete", "project delete NAME --yes [--data DIR]\n\n"+
+		"Deletes the project and all its data: events, profiles, rejections, counters and identity\n"+
+		"secrets. Its public keys stop working at once (running servers within a second); the data\n"+
+		"is then removed in small batches, which this command waits for. Refused without --yes, and\n"+
+		"for the last project. There is no undo: take a backup first (sendora backup FILE).")
+	f.dataFlag()
+	yes := f.bool("yes", false, "really delete the project and its data")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("project delete", args, 1, "one project NAME"); err != nil {
+		return err
+	}
+	if !*yes {
+		return usagef("project delete: this deletes project %s and all its events and profiles, with no undo; run it again with --yes", args[0])
+	}
+	d, err := f.openData(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	err = d.Store.DeleteProject(ctx, p.ID, p.Name, cliAudit())
+	if errors.Is(err, store.ErrLastProject) {
+		return fmt.Errorf("project delete: %s is the only project, and a server needs one; create another first", p.Name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "project %s deleted: its keys no longer work. Removing its data…\n", p.Name)
+	// Short pauses between batches leave a running server's writer room.
+	n, err := d.Store.PurgeDeletedProjects(ctx, 2000, func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+			return nil
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("project delete: %s is deleted, but removing its data stopped (%v); a running server finishes it, or the next sendora serve does", p.Name, err)
+	}
+	fmt.Fprintf(e.stderr, "removed %d rows.\n", n)
+	return nil
+}
+
+func cmdProjectKeyRotate(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project key rotate", "project key rotate [--project NAME] [--keep 24h] [--data DIR]\n\n"+
+		"Prints a new public key, alone on stdout. The replaced key keeps working for --keep (default\n"+
+		"24h, at most 720h), so sites can switch without losing events; 0 stops it at once. A key left\n"+
+		"working by an earlier rotation stops now. `sendora project key revoke` stops the old key early.")
+	f.dataFlag()
+	project := f.fs.String("project", "", "project name (default: \"default\")")
+	keep := f.fs.Duration("keep", store.DefaultKeyKeep, "how long the replaced key keeps working: 0 (stops at once) up to 720h")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("project key rotate", args, 0, ""); err != nil {
+		return err
+	}
+	if *keep < 0 || *keep > store.MaxKeyKeep {
+		return usagef("project key rotate: --keep %s: want 0 up to %s", *keep, store.MaxKeyKeep)
+	}
+	d, err := f.openData(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	r, err := d.Store.RotatePublicKey(ctx, p.ID, "", *keep, cliAudit())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, r.PublicKey)
+	if *keep == 0 {
+		fmt.Fprintf(e.stderr, "project %s: new public key; the old one %s stopped working (running servers within a second).\n", p.Name, p.PublicKey)
+	} else {
+		fmt.Fprintf(e.stderr, "project %s: new public key; the old one %s works %s.\n", p.Name, p.PublicKey, keyUntilText(r.PreviousKeyUntil))
+	}
+	return nil
+}
+
+func cmdProjectKeyRevoke(ctx context.Context, e env, args []string) error {
+	f := newFlags(e, "project key revoke", "project key revoke [KEY] [--project NAME] [--data DIR]\n\n"+
+		"Stops the key a rotation replaced now, before its --keep runs out; its events are then refused\n"+
+		"with INVALID_PUBLIC_KEY. With KEY, only if that is the replaced key. The current key cannot be\n"+
+		"revoked: rotate first. With no replaced key working, nothing changes (exit 0).")
+	f.dataFlag()
+	project := f.fs.String("project", "", "project name (default: \"default\")")
+	args, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 {
+		return usagef("project key revoke: want at most one KEY")
+	}
+	key := ""
+	if len(args) == 1 {
+		key = args[0]
+	}
+	d, err := f.openData(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	ok, err := d.Store.RevokePublicKey(ctx, p.ID, key, cliAudit())
+	if errors.Is(err, store.ErrCurrentKey) {
+		return fmt.Errorf("project key revoke: %s is the current key of project %s; run sendora project key rotate first", key, p.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintf(e.stderr, "project %s: no replaced key works; only %s does. Nothing changed.\n", p.Name, p.PublicKey)
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "project %s: the replaced key %s no longer works (running servers within a second).\n", p.Name, p.PreviousPublicKey)
 	return nil
 }
 
@@ -102,12 +303,9 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 	if *clearAll && len(origins) > 0 {
 		return usagef("project origins: --clear takes no origins")
 	}
-	for i, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return usagef("project origins: %q is not an origin like https://shop.example.com", o)
-		}
-		origins[i] = u.Scheme + "://" + u.Host
+	origins, err = store.ParseOrigins(strings.Join(origins, " "))
+	if err != nil {
+		return usagef("project origins: %v", err)
 	}
 	d, err := f.openData(ctx)
 	if err != nil {
@@ -119,7 +317,7 @@ func cmdProjectOrigins(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(origins) > 0 || *clearAll {
-		if err := d.Store.SetAllowedOrigins(ctx, p.ID, origins); err != nil {
+		if err := d.Store.ChangeAllowedOrigins(ctx, p.ID, origins, cliAudit()); err != nil {
 			return err
 		}
 		p.AllowedOrigins = origins

@@ -16,7 +16,11 @@ import (
 // newDashboard wires sign-in and Settings → Identity over the data
 // directory and the serve process's verifier, so a change made in the
 // dashboard takes effect for this server's ingestion at once.
-func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips *clientip.Resolver, verifier *identity.Verifier, publicURL string) (*server.Dashboard, error) {
+//
+// onProjects is told of every project change made in the dashboard (deleted
+// says whether one was deleted), so this server's caches drop it at once
+// rather than at its next read of the change counter.
+func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips *clientip.Resolver, verifier *identity.Verifier, publicURL string, onProjects func(deleted bool)) (*server.Dashboard, error) {
 	ui := webui.New(log, auth.ViewerEmail)
 	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui, PublicURL: publicURL})
 	if err != nil {
@@ -24,7 +28,7 @@ func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips
 	}
 	st := settings.NewHandler(settings.Config{
 		Log: log, Store: d.Store, Verifier: verifier, Manager: identity.NewManager(d.Store, d.Sealer, verifier),
-		Auth: a, UI: ui, ClientIP: ips, PublicURL: publicURL,
+		Auth: a, UI: ui, ClientIP: ips, PublicURL: publicURL, ProjectsChanged: onProjects,
 	})
 	dash := &server.Dashboard{Auth: a, Settings: st, UI: ui}
 	if publicURL != "" {

@@ -104,6 +104,54 @@ func startRetention(log *slog.Logger, st *store.Store, maxAge time.Duration, onS
 	}
 }
 
+// purgeEvery is how often a server looks for deleted projects whose data
+// is still there (one deleted elsewhere, or a purge a crash cut short).
+const purgeEvery = time.Minute
+
+// startPurger removes deleted projects' data in the background, a batch at
+// a time: at start, every purgeEvery and whenever wake is signalled (a
+// project deleted in this server's dashboard). It returns a function that
+// stops it.
+func startPurger(log *slog.Logger, st *store.Store, wake <-chan struct{}) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(purgeEvery)
+		defer t.Stop()
+		for {
+			start := time.Now()
+			n, err := st.PurgeDeletedProjects(ctx, 1000, func(ctx context.Context) error {
+				// As long a pause as a batch takes: the group-commit writer
+				// gets the database at least half of the time.
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+					return nil
+				}
+			})
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				log.Error("deleted projects: removing their data failed; retrying later", "err", err, "deleted", n)
+			case n > 0:
+				log.Info("deleted projects: their data is removed", "rows", n, "took", time.Since(start).Round(time.Millisecond))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-wake:
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
 // changeReadEvery is how often a server reads the change counter: the
 // bound on how long a change made elsewhere (the CLI, another instance)
 // takes to apply here, when no PostgreSQL notification brings it sooner.

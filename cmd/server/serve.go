@@ -171,11 +171,25 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 			log.Error("writer did not drain", "err", err)
 		}
 	}()
-	dash, err := newDashboard(ctx, log, d, ips, verifier, c.publicURL)
+	// A project deleted in the dashboard wakes the purger, which removes
+	// its data in the background.
+	purge := make(chan struct{}, 1)
+	var ing *ingest.Handler
+	dash, err := newDashboard(ctx, log, d, ips, verifier, c.publicURL, func(deleted bool) {
+		if ing != nil {
+			ing.InvalidateKeys()
+		}
+		if deleted {
+			select {
+			case purge <- struct{}{}:
+			default:
+			}
+		}
+	})
 	if err != nil {
 		return err
 	}
-	ing := ingest.NewHandler(ingest.Config{
+	ing = ingest.NewHandler(ingest.Config{
 		Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 		KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
 		MaxInflightBytes: int64(c.maxInflight), MaxInflightPerIP: c.maxPerIP, BodyTimeout: c.bodyTimeout, Observe: hk.onOutcome,
@@ -207,6 +221,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopMetrics()
 	defer startRetention(log, d.Store, c.retention, hk.onSweep)()
+	defer startPurger(log, d.Store, purge)()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

@@ -31,6 +31,10 @@ var (
 // working until RevokePublicKey.
 const KeepUntilRevoked time.Duration = -1
 
+// DefaultKeyKeep is how long a replaced public key keeps working unless an
+// admin chooses otherwise, in the dashboard and the CLI.
+const DefaultKeyKeep = 24 * time.Hour
+
 // MaxKeyKeep is the longest a replaced key may keep working by itself.
 const MaxKeyKeep = 30 * 24 * time.Hour
 

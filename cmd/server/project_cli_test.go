@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store/storetest"
+)
+
+// keyAnswer posts one unsigned track event with key and returns the status
+// and the error code ("" when accepted).
+func keyAnswer(t *testing.T, base, key string) (int, string) {
+	t.Helper()
+	body := `{"publicKey":"` + key + `","type":"track","event":"Ping","userId":"u1"}`
+	resp, err := http.Post(base+"/events", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s/events: %v", base, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out struct{ Error struct{ Code string } }
+	json.Unmarshal(b, &out)
+	return resp.StatusCode, out.Error.Code
+}
+
+// within polls check until it holds and fails the test when that took more
+// than limit: the contract's "every instance within 1 second".
+func within(t *testing.T, limit time.Duration, what string, check func() bool) {
+	t.Helper()
+	since := time.Now()
+	if took := enforcedWithin(t, since, what, check); took > limit {
+		t.Errorf("%s: took %s, want at most %s", what, took.Round(time.Millisecond), limit)
+	}
+}
+
+type projectJSON struct {
+	Name              string     `json:"name"`
+	PublicKey         string     `json:"publicKey"`
+	PreviousPublicKey string     `json:"previousPublicKey"`
+	PreviousKeyUntil  *time.Time `json:"previousKeyUntil"`
+}
+
+// TestProjectCommands: project rename, delete, key rotate and key revoke,
+// with their refusals: a taken or invalid name, delete without --yes or of
+// the last project, revoking the current key.
+func TestProjectCommands(t *testing.T) {
+	data := newDataDir(t)
+	cli := func(args ...string) (string, string, int) {
+		t.Helper()
+		return runCLI(t, nil, append(args, "--data", data)...)
+	}
+	must := func(args ...string) (string, string) {
+		t.Helper()
+		out, errOut, code := cli(args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out, errOut
+	}
+	list := func() map[string]projectJSON {
+		t.Helper()
+		out, _ := must("project", "list", "--json")
+		var rows []projectJSON
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]projectJSON{}
+		for _, r := range rows {
+			m[r.Name] = r
+		}
+		return m
+	}
+
+	shopKey, _ := must("project", "create", "shop")
+	shopKey = strings.TrimSpace(shopKey)
+	if _, errOut, code := cli("project", "create", "shop"); code != 1 || !strings.Contains(errOut, "already a project named") {
+		t.Errorf("create a taken name: exit %d %q", code, errOut)
+	}
+
+	// rename
+	if _, errOut := must("project", "rename", "shop", "store"); !strings.Contains(errOut, "store") {
+		t.Errorf("rename said %q", errOut)
+	}
+	if p := list()["store"]; p.PublicKey != shopKey {
+		t.Errorf("renamed project = %+v, want the key %s kept", p, shopKey)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"project", "rename", "store", "default"}, 1, "already a project named"},
+		{[]string{"project", "rename", "store", ""}, 2, "1 to 64"},
+		{[]string{"project", "rename", "store", strings.Repeat("x", 65)}, 2, "1 to 64"},
+		{[]string{"project", "rename", "store", "shöp"}, 2, "may only hold"},
+		{[]string{"project", "rename", "nope", "x"}, 1, "no project named"},
+		{[]string{"project", "rename", "store"}, 2, "OLD and the NEW"},
+		{[]string{"project", "delete", "store"}, 2, "--yes"},
+		{[]string{"project", "delete"}, 2, "NAME"},
+		{[]string{"project", "key", "rotate", "--project", "store", "--keep", "-1h"}, 2, "--keep"},
+		{[]string{"project", "key", "rotate", "--project", "store", "--keep", "721h"}, 2, "--keep"},
+		{[]string{"project", "key", "revoke", "--project", "store", shopKey}, 1, "current key"},
+	} {
+		_, errOut, code := cli(c.args...)
+		if code != c.code || !strings.Contains(errOut, c.says) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("%s: exit %d %q, want exit %d and one line saying %q", strings.Join(c.args, " "), code, errOut, c.code, c.says)
+		}
+	}
+	if _, ok := list()["store"]; !ok {
+		t.Fatal("a refused delete deleted the project")
+	}
+
+	// key rotate: the new key alone on stdout; the old one kept 24 h.
+	before := time.Now()
+	out, errOut := must("project", "key", "rotate", "--project", "store")
+	newKey := strings.TrimSpace(out)
+	if !strings.HasPrefix(newKey, "pk_live_") || strings.Count(out, "\n") != 1 || newKey == shopKey || !strings.Contains(errOut, shopKey) {
+		t.Fatalf("key rotate: stdout %q stderr %q", out, errOut)
+	}
+	p := list()["store"]
+	if p.PublicKey != newKey || p.PreviousPublicKey != shopKey || p.PreviousKeyUntil == nil ||
+		p.PreviousKeyUntil.Before(before.Add(24*time.Hour-time.Minute)) || p.PreviousKeyUntil.After(time.Now().Add(24*time.Hour)) {
+		t.Errorf("after rotate: %+v, want the old key kept for 24h", p)
+	}
+	// revoke with the wrong key changes nothing; without a key revokes the old one.
+	if _, errOut := must("project", "key", "revoke", "--project", "store", "pk_live_notthisone"); !strings.Contains(errOut, "Nothing changed") {
+		t.Errorf("revoke another key: %q", errOut)
+	}
+	if p := list()["store"]; p.PreviousPublicKey != shopKey {
+		t.Errorf("revoking another key revoked %s", shopKey)
+	}
+	if _, errOut := must("project", "key", "revoke", "--project", "store"); !strings.Contains(errOut, shopKey) {
+		t.Errorf("revoke said %q", errOut)
+	}
+	if p := list()["store"]; p.PreviousPublicKey != "" {
+		t.Errorf("after revoke: %+v", p)
+	}
+	if _, errOut := must("project", "key", "revoke", "--project", "store"); !strings.Contains(errOut, "Nothing changed") {
+		t.Errorf("revoke with no old key: %q", errOut)
+	}
+	// --keep 0: the old key stops at once.
+	out, _ = must("project", "key", "rotate", "--project", "store", "--keep", "0")
+	if p := list()["store"]; p.PublicKey != strings.TrimSpace(out) || p.PreviousPublicKey != "" {
+		t.Errorf("rotate --keep 0: %+v", p)
+	}
+
+	// delete, then the last project is refused.
+	if _, errOut := must("project", "delete", "store", "--yes"); !strings.Contains(errOut, "deleted") {
+		t.Errorf("delete said %q", errOut)
+	}
+	if _, ok := list()["store"]; ok {
+		t.Error("store is still listed after its delete")
+	}
+	if _, errOut, code := cli("project", "delete", "default", "--yes"); code != 1 || !strings.Contains(errOut, "only project") {
+		t.Errorf("delete the last project: exit %d %q", code, errOut)
+	}
+	// The audit log has each change, by the CLI.
+	_, _, audit := identityState(t, data, "default")
+	got := map[string]int{}
+	for _, a := range audit {
+		if a.Actor == "cli" {
+			got[a.Action]++
+		}
+	}
+	for action, n := range map[string]int{"project.create": 1, "project.rename": 1, "project.key_rotate": 2, "project.key_revoke": 1, "project.delete": 1} {
+		if got[action] != n {
+			t.Errorf("audit %s by cli: %d entries, want %d (all: %v)", action, got[action], n, got)
+		}
+	}
+}
+
+// TestProjectKeyCommandsReachTheServer: on a running server (SQLite, and
+// PostgreSQL when configured), a key rotation, a revocation, a rename and
+// a delete made with the CLI apply within a second: both keys ingest
+// during the switch, the revoked one is then INVALID_PUBLIC_KEY, a rename
+// changes no key, and a deleted project's key is refused.
+func TestProjectKeyCommandsReachTheServer(t *testing.T) {
+	for _, b := range storetest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			var vars map[string]string
+			extra := []string{"--data", data}
+			if b == storetest.Postgres {
+				if storetest.PostgresURL() == "" {
+					t.Skip(storetest.SkipReason)
+				}
+				vars = map[string]string{"SENDORA_MASTER_KEY": identity.NewMasterKey().Encode()}
+				extra = append(extra, "--database-url", storetest.NewPostgresDatabase(t))
+			}
+			// A long cache TTL: only the change counter (or NOTIFY) can
+			// make the changes apply within a second.
+			s := startServer(t, vars, append([]string{"--secret-cache-ttl", "1h"}, extra...)...)
+			defer s.stop()
+			cli := func(args ...string) string {
+				t.Helper()
+				out, errOut, code := runCLI(t, vars, append(args, extra...)...)
+				if code != 0 {
+					t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, errOut)
+				}
+				return strings.TrimSpace(out)
+			}
+			old := cli("project", "create", "shop")
+			// A brand-new key is never cached as unknown: the creation
+			// bumped the change counter too.
+			within(t, 1500*time.Millisecond, "a new project's key", func() bool { code, _ := keyAnswer(t, s.url, old); return code == 200 })
+
+			newKey := cli("project", "key", "rotate", "--project", "shop", "--keep", "1h")
+			within(t, 1500*time.Millisecond, "the new key after a CLI rotation", func() bool {
+				code, _ := keyAnswer(t, s.url, newKey)
+				return code == 200
+			})
+			if code, c := keyAnswer(t, s.url, old); code != 200 {
+				t.Errorf("old key during the switch: %d %s, want 200", code, c)
+			}
+
+			cli("project", "rename", "shop", "store")
+			for _, k := range []string{old, newKey} {
+				if code, c := keyAnswer(t, s.url, k); code != 200 {
+					t.Errorf("key %s after a rename: %d %s", k, code, c)
+				}
+			}
+
+			cli("project", "key", "revoke", "--project", "store")
+			within(t, 1500*time.Millisecond, "the revoked key refused", func() bool {
+				code, c := keyAnswer(t, s.url, old)
+				return code == 401 && c == "INVALID_PUBLIC_KEY"
+			})
+			if code, c := keyAnswer(t, s.url, newKey); code != 200 {
+				t.Errorf("new key after the revoke: %d %s", code, c)
+			}
+
+			cli("project", "delete", "store", "--yes")
+			within(t, 1500*time.Millisecond, "a deleted project's key refused", func() bool {
+				code, c := keyAnswer(t, s.url, newKey)
+				return code == 401 && c == "INVALID_PUBLIC_KEY"
+			})
+		})
+	}
+}
