@@ -25,6 +25,11 @@ var actionLabels = map[string][2]string{
 	store.ActionAdminInvite:    {"Admin invited", "warn"},
 	store.ActionAdminRemove:    {"Admin removed", "warn"},
 	store.ActionPasswordReset:  {"Password reset", "warn"},
+	store.ActionProjectRename:  {"Project renamed", "warn"},
+	store.ActionProjectDelete:  {"Project deleted", "bad"},
+	store.ActionProjectOrigins: {"Origins set", "warn"},
+	store.ActionKeyRotate:      {"Public key issued", "warn"},
+	store.ActionKeyRevoke:      {"Public key revoked", "warn"},
 }
 
 // Audit serves GET /audit: the audit log, newest first, paged by id.

@@ -41,6 +41,10 @@ type Config struct {
 	// PublicURL is the server's URL as sites reach it (--public-url), for
 	// the Install panel; when empty, the panel uses the page's own origin.
 	PublicURL string
+	// ProjectsChanged, when set, is told of each project change made here
+	// (deleted: a project was deleted), so the server's caches drop it at
+	// once and its data purge starts.
+	ProjectsChanged func(deleted bool)
 }
 
 // Handler serves the pages. Its methods return an error, which the
@@ -56,7 +60,8 @@ type Handler struct {
 	now      func() time.Time
 	keep     int
 	// publicURL is Config.PublicURL without a trailing slash.
-	publicURL string
+	publicURL    string
+	projectsHook func(deleted bool)
 }
 
 // Page sizes.
@@ -85,7 +90,7 @@ func NewHandler(c Config) *Handler {
 	return &Handler{
 		log: c.Log, store: c.Store, verifier: c.Verifier, manager: c.Manager, auth: c.Auth,
 		ui: c.UI, ips: c.ClientIP, now: c.Now, keep: c.KeepRejections,
-		publicURL: strings.TrimRight(c.PublicURL, "/"),
+		publicURL: strings.TrimRight(c.PublicURL, "/"), projectsHook: c.ProjectsChanged,
 	}
 }
 
