@@ -38,6 +38,9 @@ func cmdProjectList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for i := range ps {
+		ps[i] = ps[i].WithoutExpiredKey(time.Now())
+	}
 	if *asJSON {
 		type row struct {
 			ID        int64     `json:"id"`

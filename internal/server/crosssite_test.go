@@ -237,6 +237,72 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 				return r.StatusCode == http.StatusSeeOther && n == 1
 			},
 		},
+		"POST /projects": {
+			client: func() *dashtest.Client { return c },
+			form:   func() url.Values { return url.Values{"name": {"shop"}} },
+			worked: func(r *dashtest.Response) bool {
+				_, err := e.Store.ProjectByName(ctx, "shop")
+				return r.StatusCode == http.StatusSeeOther && err == nil
+			},
+		},
+		"POST /projects/rename": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				v := dashtest.FormValues(c.Get("/projects/view?project=shop").Doc(t).Form("/projects/rename"))
+				v.Set("name", "store")
+				return v
+			},
+			worked: func(r *dashtest.Response) bool {
+				_, err := e.Store.ProjectByName(ctx, "store")
+				return r.StatusCode == http.StatusSeeOther && err == nil
+			},
+		},
+		"POST /projects/origins": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				v := dashtest.FormValues(c.Get("/projects/view?project=store").Doc(t).Form("/projects/origins"))
+				v.Set("origins", "https://shop.example")
+				return v
+			},
+			worked: func(r *dashtest.Response) bool {
+				p, _ := e.Store.ProjectByName(ctx, "store")
+				return r.StatusCode == http.StatusSeeOther && len(p.AllowedOrigins) == 1
+			},
+		},
+		"POST /projects/key/rotate": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				v := dashtest.FormValues(c.Get("/projects/view?project=store").Doc(t).Form("/projects/key/rotate"))
+				v.Set("keep", "revoke")
+				return v
+			},
+			worked: func(r *dashtest.Response) bool {
+				p, _ := e.Store.ProjectByName(ctx, "store")
+				return r.StatusCode == http.StatusSeeOther && p.PreviousPublicKey != ""
+			},
+		},
+		"POST /projects/key/revoke": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				return dashtest.FormValues(c.Get("/projects/view?project=store").Doc(t).Form("/projects/key/revoke"))
+			},
+			worked: func(r *dashtest.Response) bool {
+				p, _ := e.Store.ProjectByName(ctx, "store")
+				return r.StatusCode == http.StatusSeeOther && p.PreviousPublicKey == ""
+			},
+		},
+		"POST /projects/delete": {
+			client: func() *dashtest.Client { return c },
+			form: func() url.Values {
+				v := dashtest.FormValues(c.Get("/projects/delete?project=store").Doc(t).Form("/projects/delete"))
+				v.Set("confirm", "store")
+				return v
+			},
+			worked: func(r *dashtest.Response) bool {
+				_, err := e.Store.ProjectByName(ctx, "store")
+				return r.StatusCode == http.StatusSeeOther && err != nil
+			},
+		},
 		"POST /account/password": {
 			client: func() *dashtest.Client { return c },
 			form: func() url.Values {
@@ -267,7 +333,8 @@ func TestCrossSiteRefusedOnEveryForm(t *testing.T) {
 	order := []string{"POST /setup", "POST /login", "POST /settings/identity/rotate", "POST /settings/identity/strict",
 		"POST /settings/identity/check", "POST /settings/identity/schemes", "POST /settings/identity/end-overlap",
 		"POST /admins/invite", "POST /invite", "POST /admins/invite/cancel", "POST /admins/remove",
-		"POST /account/password", "/", "POST /logout"}
+		"POST /projects", "POST /projects/rename", "POST /projects/origins", "POST /projects/key/rotate", "POST /projects/key/revoke",
+		"POST /projects/delete", "POST /account/password", "/", "POST /logout"}
 	seen := map[string]bool{}
 	for _, p := range e.Server.Routes() {
 		if !changesState(p) || ingestion[p] {

@@ -34,8 +34,9 @@ import (
 // Seeds may hold {{token}} (the live setup token), {{invite}} (a live
 // invitation token, for new@example.com), {{password}} (the
 // admin's password), {{version}} (the current secret version) and
-// {{previous}} (the previous one's), so the fuzzer starts from inputs that
-// get past each check.
+// {{previous}} (the previous one's), {{id}} (the default project's id),
+// {{key}} and {{oldkey}} (its current and replaced public keys), so the
+// fuzzer starts from inputs that get past each check.
 
 // maxFormBody is webui's limit on a form post.
 const maxFormBody = 64 << 10
@@ -46,6 +47,8 @@ var fuzzedForms = map[string]bool{
 	"POST /settings/identity/rotate": true, "POST /settings/identity/strict": true, "POST /settings/identity/check": true,
 	"POST /settings/identity/schemes": true, "POST /settings/identity/end-overlap": true,
 	"POST /admins/invite": true, "POST /admins/invite/cancel": true, "POST /admins/remove": true, "POST /invite": true,
+	"POST /projects": true, "POST /projects/rename": true, "POST /projects/origins": true,
+	"POST /projects/key/rotate": true, "POST /projects/key/revoke": true, "POST /projects/delete": true,
 }
 
 // TestEveryFormIsFuzzed fails when a POST route has no fuzz target.
@@ -184,8 +187,12 @@ func (f *formFuzzer) check(t *testing.T, route, ctype, query, body string) {
 			previous = strconv.Itoa(prev.Version)
 		}
 	}
+	key, oldKey := "", ""
+	if p, err := f.e.Store.Project(ctx, f.e.Project.ID); err == nil {
+		key, oldKey = p.PublicKey, p.PreviousPublicKey
+	}
 	body = strings.NewReplacer("{{token}}", f.token, "{{invite}}", f.invite, "{{password}}", url.QueryEscape(f.password), "{{version}}", version,
-		"{{previous}}", previous).Replace(body)
+		"{{previous}}", previous, "{{id}}", strconv.FormatInt(f.e.Project.ID, 10), "{{key}}", key, "{{oldkey}}", oldKey).Replace(body)
 	path := strings.TrimPrefix(route, "POST ")
 	target := path
 	if q := strings.Map(func(r rune) rune {
@@ -358,6 +365,49 @@ func FuzzEndOverlapForm(f *testing.F) {
 		"project=default&version=",
 		"project=nope&version={{previous}}",
 		"version={{previous}}",
+	)...)
+}
+
+func FuzzProjectCreateForm(f *testing.F) {
+	fuzzForm(f, "POST /projects", true, append(seedsWith("name=shop", "name"),
+		"name=default", "name=", "name=+shop+", "name="+strings.Repeat("a", 65), "name=sh%C3%B6p", "name=%EF%BD%93hop",
+		"name=a%00b", "name=shop&name=blog", "name=..", "name=%3Cscript%3E",
+	)...)
+}
+
+func FuzzProjectRenameForm(f *testing.F) {
+	fuzzForm(f, "POST /projects/rename", true, append(seedsWith("project=default&id={{id}}&name=store", "project", "id", "name"),
+		"project=default&id={{id}}&name=default", "project=default&id={{id}}&name=", "project=default&id=0&name=x",
+		"project=default&id={{id}}&name="+strings.Repeat("x", 5000), "project=nope&id={{id}}&name=x", "id={{id}}&name=x",
+	)...)
+}
+
+func FuzzProjectOriginsForm(f *testing.F) {
+	fuzzForm(f, "POST /projects/origins", true, append(seedsWith("project=default&id={{id}}&origins=https%3A%2F%2Fshop.example", "project", "id", "origins"),
+		"project=default&id={{id}}&origins=", "project=default&id={{id}}&origins=https%3A%2F%2FA.example%3A443%2F%0D%0Ahttp%3A%2F%2Flocalhost%3A3000",
+		"project=default&id={{id}}&origins=javascript%3Aalert(1)", "project=default&id={{id}}&origins=https%3A%2F%2Fb%C3%BCcher.example",
+		"project=default&id={{id}}&origins=https%3A%2F%2Fu%40a.example", "project=default&id={{id}}&origins=%2A",
+	)...)
+}
+
+func FuzzKeyRotateForm(f *testing.F) {
+	fuzzForm(f, "POST /projects/key/rotate", true, append(seedsWith("project=default&id={{id}}&key={{key}}&keep=24h", "project", "id", "key", "keep"),
+		"project=default&id={{id}}&key={{key}}&keep=revoke", "project=default&id={{id}}&key={{key}}&keep=0",
+		"project=default&id={{id}}&key={{key}}&keep=168h", "project=default&id={{id}}&key={{key}}&keep=-1",
+		"project=default&id={{id}}&key=&keep=24h", "project=default&id={{id}}&key={{oldkey}}&keep=24h",
+		"project=default&id={{id}}&key={{key}}&keep=24h&keep=0",
+	)...)
+}
+
+func FuzzKeyRevokeForm(f *testing.F) {
+	fuzzForm(f, "POST /projects/key/revoke", true, append(seedsWith("project=default&id={{id}}&key={{oldkey}}", "project", "id", "key"),
+		"project=default&id={{id}}&key={{key}}", "project=default&id={{id}}&key=", "project=default&id={{id}}&key=pk_live_x",
+	)...)
+}
+
+func FuzzProjectDeleteForm(f *testing.F) {
+	fuzzForm(f, "POST /projects/delete", true, append(seedsWith("project=default&id={{id}}&confirm=default", "project", "id", "confirm"),
+		"project=default&id={{id}}&confirm=DEFAULT", "project=default&id={{id}}&confirm=", "project=default&id=1&confirm=default",
 	)...)
 }
 

@@ -222,6 +222,33 @@ func TestHeadersOnEveryResponse(t *testing.T) {
 	c.Post("/settings/identity/schemes", url.Values{"project": {"default"}, "schemes": {"hmac_v1"}})
 	c.Get("/settings/identity/end-overlap?project=default")
 	c.Post("/settings/identity/end-overlap", url.Values{"project": {"default"}, "version": {"1"}}) // none running: 303
+	// Projects: each page, each form done and refused.
+	c.Get("/projects")
+	c.Get("/projects/view?project=default")
+	c.Get("/projects/view?project=missing")
+	c.Get("/projects/delete?project=default") // the last project: no form
+	c.Post("/projects", url.Values{"name": {"<b>x</b>"}})
+	c.Post("/projects", url.Values{"name": {"shop"}})
+	page := c.Get("/projects/view?project=shop").Doc(t)
+	rename := dashtest.FormValues(page.Form("/projects/rename"))
+	rename.Set("name", "default")
+	c.Post("/projects/rename", rename) // 409: taken
+	rename.Set("name", "store")
+	c.Post("/projects/rename", rename)
+	page = c.Get("/projects/view?project=store").Doc(t)
+	origins := dashtest.FormValues(page.Form("/projects/origins"))
+	origins.Set("origins", "not an origin")
+	c.Post("/projects/origins", origins)
+	origins.Set("origins", "https://shop.example")
+	c.Post("/projects/origins", origins)
+	rotate := dashtest.FormValues(page.Form("/projects/key/rotate"))
+	c.Post("/projects/key/rotate", rotate)
+	revoke := dashtest.FormValues(c.Get("/projects/view?project=store").Doc(t).Form("/projects/key/revoke"))
+	c.Post("/projects/key/revoke", revoke)
+	del := dashtest.FormValues(c.Get("/projects/delete?project=store").Doc(t).Form("/projects/delete"))
+	c.Post("/projects/delete", del) // 400: nothing typed
+	del.Set("confirm", "store")
+	c.Post("/projects/delete", del)
 	c.Post("/account/password", url.Values{"current": {"wrong wrong wrong"}, "password": {"x"}, "confirm": {"x"}})
 	c.Post("/logout", nil)
 

@@ -69,6 +69,7 @@ func (h *Handler) projectsPage(r *http.Request, name, errMsg string) (pages.Proj
 	}
 	page := pages.ProjectsPage{Chrome: h.ui.Chrome(r, "Projects", layout.NavProjects), CreateName: name, CreateError: errMsg}
 	for _, p := range all {
+		p = p.WithoutExpiredKey(h.now())
 		origins := "any origin"
 		if n := len(p.AllowedOrigins); n == 1 {
 			origins = p.AllowedOrigins[0]
@@ -167,6 +168,7 @@ func (h *Handler) ProjectView(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) projectPage(r *http.Request, p store.Project, count int) pages.ProjectPage {
+	p = p.WithoutExpiredKey(h.now())
 	page := pages.ProjectPage{
 		Chrome:        h.ui.Chrome(r, "Project · "+p.Name, layout.NavProjects),
 		ID:            p.ID,

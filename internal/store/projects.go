@@ -20,9 +20,19 @@ type Project struct {
 	CreatedAt      time.Time
 	// PreviousPublicKey is the key a key rotation replaced, which still
 	// identifies the project until PreviousKeyUntil (zero: until revoked);
-	// "" when only PublicKey works. An expired one reads as "".
+	// "" when only PublicKey works. Project and Projects return it after
+	// its time ran out too: WithoutExpiredKey drops it by the caller's clock.
 	PreviousPublicKey string
 	PreviousKeyUntil  time.Time
+}
+
+// WithoutExpiredKey returns p without its previous key when that stopped
+// working at now.
+func (p Project) WithoutExpiredKey(now time.Time) Project {
+	if p.PreviousPublicKey != "" && !p.PreviousKeyUntil.IsZero() && !p.PreviousKeyUntil.After(now) {
+		p.PreviousPublicKey, p.PreviousKeyUntil = "", time.Time{}
+	}
+	return p
 }
 
 // PublicKeyPrefix starts every public key.
@@ -108,8 +118,8 @@ func (s *Store) createProject(ctx context.Context, name string, a Audit, audit b
 
 const projectColumns = `id, name, public_key, strict, allowed_origins, created_at, previous_public_key, previous_key_until`
 
-// scanProject reads projectColumns. A previous key whose time ran out
-// before now reads as none.
+// scanProject reads projectColumns. A previous key whose time ran out at
+// now reads as none; with a zero now, it is returned as stored.
 func scanProject(row interface{ Scan(...any) error }, now time.Time) (Project, error) {
 	var p Project
 	var origins string
@@ -121,11 +131,14 @@ func scanProject(row interface{ Scan(...any) error }, now time.Time) (Project, e
 	}
 	p.AllowedOrigins = strings.Fields(origins)
 	p.CreatedAt = fromMS(created)
-	if prev.Valid && (!until.Valid || fromMS(until.Int64).After(now)) {
+	if prev.Valid {
 		p.PreviousPublicKey = prev.String
 		if until.Valid {
 			p.PreviousKeyUntil = fromMS(until.Int64)
 		}
+	}
+	if !now.IsZero() {
+		p = p.WithoutExpiredKey(now)
 	}
 	return p, nil
 }
@@ -133,7 +146,7 @@ func scanProject(row interface{ Scan(...any) error }, now time.Time) (Project, e
 // project reads the live (not deleted) project matching where, whose
 // arguments are $1 and, for times, $2.
 func (s *Store) project(ctx context.Context, where string, args ...any) (Project, error) {
-	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE deleted_at IS NULL AND `+where, args...), time.Now())
+	p, err := scanProject(s.r.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE deleted_at IS NULL AND `+where, args...), time.Time{})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Project{}, ErrNotFound
 	}
@@ -192,10 +205,9 @@ func (s *Store) Projects(ctx context.Context) ([]Project, error) {
 		return nil, fmt.Errorf("store: list projects: %w", err)
 	}
 	defer rows.Close()
-	now := time.Now()
 	var out []Project
 	for rows.Next() {
-		p, err := scanProject(rows, now)
+		p, err := scanProject(rows, time.Time{})
 		if err != nil {
 			return nil, fmt.Errorf("store: list projects: %w", err)
 		}

@@ -151,10 +151,14 @@ func New(t testing.TB, opts ...Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh := settings.NewHandler(settings.Config{Log: log, Store: st, Verifier: verifier, Manager: manager, Auth: a, UI: ui, ClientIP: ips, Now: clock.Now})
+	ing := ingest.NewHandler(ingest.Config{Log: log, Store: st, Verifier: verifier, Writer: writer, ClientIP: ips, Now: clock.Now})
+	// As in the binary: a project change made in the dashboard applies to
+	// this server's ingestion at once.
+	sh := settings.NewHandler(settings.Config{Log: log, Store: st, Verifier: verifier, Manager: manager, Auth: a, UI: ui, ClientIP: ips, Now: clock.Now,
+		ProjectsChanged: func(bool) { ing.InvalidateKeys() }})
 	srv := server.New(server.Config{
 		Log: log, ClientIP: ips,
-		Ingest:    ingest.NewHandler(ingest.Config{Log: log, Store: st, Verifier: verifier, Writer: writer, ClientIP: ips, Now: clock.Now}),
+		Ingest:    ing,
 		Dashboard: &server.Dashboard{Auth: a, Settings: sh, UI: ui},
 		Ready: func(ctx context.Context) error {
 			return errors.Join(writer.Running(), st.Ping(ctx))
