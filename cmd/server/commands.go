@@ -104,7 +104,7 @@ func cmdProjectCreate(ctx context.Context, e env, args []string) error {
 	defer d.Close()
 	p, err := d.Store.CreateProjectAudited(ctx, args[0], cliAudit())
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("project create: there is already a project named %q", args[0])
+		return fmt.Errorf("project create: a project named %q already exists", args[0])
 	}
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func cmdProjectRename(ctx context.Context, e env, args []string) error {
 	}
 	_, err = d.Store.RenameProject(ctx, p.ID, args[1], cliAudit())
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("project rename: there is already a project named %q", args[1])
+		return fmt.Errorf("project rename: a project named %q already exists", args[1])
 	}
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func TestProjectCommands(t *testing.T) {
 
 	shopKey, _ := must("project", "create", "shop")
 	shopKey = strings.TrimSpace(shopKey)
-	if _, errOut, code := cli("project", "create", "shop"); code != 1 || !strings.Contains(errOut, "already a project named") {
+	if _, errOut, code := cli("project", "create", "shop"); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("create a taken name: exit %d %q", code, errOut)
 	}
 
@@ -95,7 +95,7 @@ func TestProjectCommands(t *testing.T) {
 		code int
 		says string
 	}{
-		{[]string{"project", "rename", "store", "default"}, 1, "already a project named"},
+		{[]string{"project", "rename", "store", "default"}, 1, "already exists"},
 		{[]string{"project", "rename", "store", ""}, 2, "1 to 64"},
 		{[]string{"project", "rename", "store", strings.Repeat("x", 65)}, 2, "1 to 64"},
 		{[]string{"project", "rename", "store", "shöp"}, 2, "may only hold"},

@@ -141,6 +141,15 @@ func New(t testing.TB, opts ...Options) *Env {
 
 	verifier := identity.NewVerifier(st, sealer, identity.VerifierOptions{Now: clock.Now})
 	manager := identity.NewManager(st, sealer, verifier)
+	// As sendora serve does before it listens (StartIngest), the dedup
+	// index, and with it its key in meta, is loaded now, not by the
+	// writer's first idle tick in the middle of a test that compares the
+	// database before and after a request. An empty batch loads it without
+	// StartIngest's WAL checkpointer, which tests that close the store
+	// themselves would close twice.
+	if err := st.WriteBatch(ctx, &store.Batch{}, nil); err != nil {
+		t.Fatal(err)
+	}
 	writer := ingest.NewWriter(st, ingest.WriterOptions{Now: clock.Now, Log: log})
 	ui := webui.New(log, auth.ViewerEmail)
 	if o.Params == (auth.Params{}) {
