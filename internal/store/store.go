@@ -202,6 +202,7 @@ func (s *Store) Close() error {
 	var ckptErr error
 	if s.ckpt != nil {
 		ckptErr = s.ckpt.close()
+		s.ckpt = nil // a second Close (tests close a store early) must not close it again
 	}
 	for _, st := range []*sql.Stmt{s.upsertProfile, s.updateProfile, s.insertRejection, s.addCount} {
 		if st != nil {
