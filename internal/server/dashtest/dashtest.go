@@ -139,12 +139,6 @@ func New(t testing.TB, opts ...Options) *Env {
 		p = storetest.Project(t, st, store.DefaultProjectName)
 	}
 
-	// As serve does before it listens: load what ingestion needs now, so
-	// the writer's idle maintenance does not create it (SQLite's dedup key
-	// in meta) at some later moment of a test comparing database snapshots.
-	if _, err := st.StartIngest(ctx, store.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	verifier := identity.NewVerifier(st, sealer, identity.VerifierOptions{Now: clock.Now})
 	manager := identity.NewManager(st, sealer, verifier)
 	// As sendora serve does before it listens (StartIngest), the dedup
