@@ -91,21 +91,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return c.run(ctx, e, args[len(words):])
 		}
 	}
-	var group []string
-	for _, c := range cmds {
-		if strings.HasPrefix(c.name, args[0]+" ") {
-			group = append(group, strings.TrimPrefix(c.name, args[0]+" "))
+	// The longest group the words name: "project key" before "project".
+	for n := min(len(args), 2); n >= 1; n-- {
+		prefix := strings.Join(args[:n], " ")
+		var group []string
+		for _, c := range cmds {
+			if strings.HasPrefix(c.name, prefix+" ") {
+				group = append(group, strings.TrimPrefix(c.name, prefix+" "))
+			}
 		}
-	}
-	if len(group) > 0 {
-		if len(args) == 1 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
-			if len(args) > 1 {
+		if len(group) == 0 {
+			continue
+		}
+		if len(args) == n || args[n] == "-h" || args[n] == "--help" || args[n] == "help" {
+			if len(args) > n {
 				printUsage(stdout)
 				return nil
 			}
-			return usagef("%s: missing subcommand (one of: %s)", args[0], strings.Join(group, ", "))
+			return usagef("%s: missing subcommand (one of: %s)", prefix, strings.Join(group, ", "))
 		}
-		return usagef("%s: unknown subcommand %q (one of: %s)", args[0], args[1], strings.Join(group, ", "))
+		return usagef("%s: unknown subcommand %q (one of: %s)", prefix, args[n], strings.Join(group, ", "))
 	}
 	return usagef("unknown command %q (see: sendora --help)", args[0])
 }

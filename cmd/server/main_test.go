@@ -253,6 +253,8 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
 		{[]string{"project"}, 2, "", "missing subcommand"},
 		{[]string{"project", "frob"}, 2, "", `unknown subcommand "frob"`},
+		{[]string{"project", "key"}, 2, "", "project key: missing subcommand (one of: rotate, revoke)"},
+		{[]string{"project", "key", "frob"}, 2, "", `project key: unknown subcommand "frob"`},
 		{[]string{"project", "list", "--nope"}, 2, "", "flag provided but not defined"},
 		{[]string{"project", "create"}, 2, "", "want one project NAME"},
 		{[]string{"project", "create", "bad name!", "--data", data}, 1, "", "may only hold"},
