@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sendora/sendora/internal/datadir"
 	"github.com/sendora/sendora/internal/identity"
+	"github.com/sendora/sendora/internal/store"
 	"github.com/sendora/sendora/internal/store/storetest"
 )
 
@@ -242,4 +247,115 @@ func TestProjectKeyCommandsReachTheServer(t *testing.T) {
 			})
 		})
 	}
+}
+
+// openData opens a data directory as another process (the CLI) would.
+func openData(t *testing.T, data string) *datadir.DataDir {
+	t.Helper()
+	d, err := datadir.Open(context.Background(), datadir.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// purgedWithin waits until no deleted project is left and the project's
+// events are gone, and fails after limit.
+func purgedWithin(t *testing.T, data string, id int64, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		d := openData(t, data)
+		pending, err := d.Store.DeletedProjects(context.Background())
+		n, err2 := d.Store.CountEvents(context.Background(), id)
+		d.Close()
+		if err != nil || err2 != nil {
+			t.Fatal(err, err2)
+		}
+		if pending == 0 && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %d deleted projects left, %d events of project %d", limit, pending, n, id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// postMany posts n events with key in one batch.
+func postMany(t *testing.T, base, key string, n int) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`{"publicKey":"` + key + `","events":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"type":"identify","userId":"u` + strconv.Itoa(i) + `","traits":{"plan":"pro"}}`)
+	}
+	b.WriteString("]}")
+	resp, err := http.Post(base+"/events/batch", "application/json", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"accepted":`+strconv.Itoa(n)) {
+		t.Fatalf("batch: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestDashboardDeletePurgedByTheServer: a project deleted in the dashboard
+// is refused at once by that server, and its data is removed in the
+// background by it, with nothing left behind.
+func TestDashboardDeletePurgedByTheServer(t *testing.T) {
+	srv, data := projectsServer(t)
+	out, _, _ := runCLI(t, nil, "project", "create", "shop", "--data", data)
+	key := strings.TrimSpace(out)
+	within(t, 1500*time.Millisecond, "the new key", func() bool { c, _ := keyAnswer(t, srv.url, key); return c == 200 })
+	postMany(t, srv.url, key, 300)
+	var id int64
+	for _, p := range listProjects(t, nil, data) {
+		if p.Name == "shop" {
+			id = p.ID
+		}
+	}
+	c := dashboardClient(t, srv.url, "ada@example.com", "correct horse battery staple")
+	code, body := dashboardPost(t, c, srv.url, "/projects/delete", url.Values{"project": {"shop"}, "id": {strconv.FormatInt(id, 10)}, "confirm": {"shop"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("delete in the dashboard: %d %s", code, body)
+	}
+	if code, c := keyAnswer(t, srv.url, key); code != 401 || c != "INVALID_PUBLIC_KEY" {
+		t.Errorf("right after the delete: %d %s, want 401 INVALID_PUBLIC_KEY at once", code, c)
+	}
+	purgedWithin(t, data, id, 10*time.Second)
+	// The log line follows the purge's last step.
+	enforcedWithin(t, time.Now(), "the purge's log line", func() bool {
+		return strings.Contains(srv.logs.String(), "deleted projects: their data is removed")
+	})
+}
+
+// TestServerFinishesAnInterruptedPurge: a delete whose purge never ran (the
+// CLI killed right after the delete) is finished by the next server start.
+func TestServerFinishesAnInterruptedPurge(t *testing.T) {
+	srv, data := projectsServer(t)
+	out, _, _ := runCLI(t, nil, "project", "create", "shop", "--data", data)
+	key := strings.TrimSpace(out)
+	within(t, 1500*time.Millisecond, "the new key", func() bool { c, _ := keyAnswer(t, srv.url, key); return c == 200 })
+	postMany(t, srv.url, key, 200)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	d := openData(t, data)
+	p, err := d.Project(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Store.DeleteProject(context.Background(), p.ID, "shop", store.Audit{At: time.Now(), Actor: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	s2 := startServer(t, nil, "--data", data)
+	defer s2.stop()
+	purgedWithin(t, data, p.ID, 10*time.Second)
 }

@@ -361,6 +361,16 @@ func (s *Store) PurgeDeletedProject(ctx context.Context, batch int) (int64, bool
 	return 1, true, nil
 }
 
+// DeletedProjects counts the deleted projects whose data the purge has
+// not finished removing.
+func (s *Store) DeletedProjects(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE deleted_at IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count deleted projects: %w", err)
+	}
+	return n, nil
+}
+
 // PurgeDeletedProjects removes every deleted project's data, a batch at a
 // time, calling pause between batches (it may sleep, so ingestion gets the
 // writer; an error from it stops the purge). It returns how many rows it
