@@ -85,7 +85,7 @@ func TestBrowserProjects(t *testing.T) {
 	}
 	shots.shot(ctx, "pr01-projects")
 	must(t, "name", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), "shop")))
-	submit(t, ctx, "form[action='/projects'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects#'] button[type=submit]")
 	if h := text(t, ctx, "main h1"); h != "Project · shop" {
 		t.Fatalf("after create: %q", h)
 	}
@@ -95,7 +95,7 @@ func TestBrowserProjects(t *testing.T) {
 
 	// 2. Rename; the key stays.
 	must(t, "rename", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("rename-input"), "storefront")))
-	submit(t, ctx, "form[action='/projects/rename'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/rename#'] button[type=submit]")
 	if h := text(t, ctx, "main h1"); h != "Project · storefront" {
 		t.Errorf("after rename: %q", h)
 	}
@@ -106,7 +106,7 @@ func TestBrowserProjects(t *testing.T) {
 
 	// 3. Origins: a bad one is refused with the field marked, then a good list.
 	must(t, "bad origin", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("origins-input"), "shop.example")))
-	submit(t, ctx, "form[action='/projects/origins'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
 	if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("origins-input"), "aria-invalid")); inv.Value != "true" {
 		t.Error("a bad origin does not mark the field invalid")
 	}
@@ -115,7 +115,7 @@ func TestBrowserProjects(t *testing.T) {
 	}
 	shots.shot(ctx, "pr03-origins-refused")
 	must(t, "origins", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("origins-input"), "https://shop.example\nhttps://WWW.shop.example:443")))
-	submit(t, ctx, "form[action='/projects/origins'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
 	if f := text(t, ctx, ".flash"); !strings.Contains(f, "https://shop.example, https://www.shop.example") {
 		t.Errorf("origins flash = %q", f)
 	}
@@ -128,7 +128,7 @@ func TestBrowserProjects(t *testing.T) {
 
 	// 4. Issue a second key, keeping the old one until it is revoked.
 	must(t, "keep until revoked", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("input[name=keep][value=revoke]"), chromedp.NodeVisible)))
-	submit(t, ctx, "form[action='/projects/key/rotate'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/key/rotate#'] button[type=submit]")
 	newKey := text(t, ctx, "#current-key")
 	if newKey == oldKey || !strings.HasPrefix(newKey, "pk_live_") || text(t, ctx, "#old-key") != oldKey {
 		t.Fatalf("after the rotation: current %q old %q", newKey, text(t, ctx, "#old-key"))
@@ -145,7 +145,7 @@ func TestBrowserProjects(t *testing.T) {
 	shots.shot(ctx, "pr04-two-keys")
 
 	// 5. Revoke the old key: refused as an unknown key from now on.
-	submit(t, ctx, "form[action='/projects/key/revoke'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/key/revoke#'] button[type=submit]")
 	if f := text(t, ctx, ".flash"); !strings.Contains(f, "revoked") {
 		t.Errorf("revoke flash = %q", f)
 	}
@@ -176,9 +176,9 @@ func TestBrowserProjects(t *testing.T) {
 
 	// 7. A phone: a project during a rotation, the list, the confirmation.
 	must(t, "another", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), "mobile-app.eu")))
-	submit(t, ctx, "form[action='/projects'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects#'] button[type=submit]")
 	must(t, "keep 24h", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("input[name=keep][value='24h']"), chromedp.NodeVisible)))
-	submit(t, ctx, "form[action='/projects/key/rotate'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/key/rotate#'] button[type=submit]")
 	must(t, "phone", chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)))
 	for i, path := range []string{"/projects/view?project=mobile-app.eu", "/projects", "/projects/delete?project=mobile-app.eu", "/projects/delete?project=default"} {
 		must(t, "phone "+path, chromedp.Do(ctx, chromedp.Navigate(srv.url+path), chromedp.WaitVisible(chromedp.CSS("main h1"))))
@@ -190,7 +190,7 @@ func TestBrowserProjects(t *testing.T) {
 	must(t, "desktop", chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
 	for _, m := range errs() {
 		// The two refusals above answer 400 on purpose; Chromium logs it.
-		if strings.Contains(m, "status of 400") && (strings.Contains(m, "/projects/origins)") || strings.Contains(m, "/projects/delete)")) {
+		if strings.Contains(m, "status of 400") && (strings.Contains(m, "/projects/origins#origins)") || strings.Contains(m, "/projects/delete)")) {
 			continue
 		}
 		t.Errorf("browser console: %s", m)
@@ -227,20 +227,20 @@ func TestBrowserProjectsWithoutJavaScript(t *testing.T) {
 	}
 	shots.shot(ctx, "nojs-pr01-project")
 
-	submit(t, ctx, "form[action='/projects/key/rotate'] button[type=submit]") // the default: 24 hours
+	submit(t, ctx, "form[action^='/projects/key/rotate#'] button[type=submit]") // the default: 24 hours
 	newKey := text(t, ctx, "#current-key")
 	if !strings.Contains(text(t, ctx, "#keys"), "stops working at") {
 		t.Errorf("keys panel after a 24 h rotation: %q", text(t, ctx, "#keys"))
 	}
 	wantKey(t, srv.url, oldKey, 200, "old key without JavaScript")
-	submit(t, ctx, "form[action='/projects/key/revoke'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/key/revoke#'] button[type=submit]")
 	wantKey(t, srv.url, oldKey, 401, "revoked key without JavaScript")
 	wantKey(t, srv.url, newKey, 200, "new key without JavaScript")
 
 	must(t, "origins", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("origins-input"), "https://shop.example")))
-	submit(t, ctx, "form[action='/projects/origins'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
 	must(t, "rename", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("rename-input"), "shop2")))
-	submit(t, ctx, "form[action='/projects/rename'] button[type=submit]")
+	submit(t, ctx, "form[action^='/projects/rename#'] button[type=submit]")
 	if h := text(t, ctx, "main h1"); h != "Project · shop2" {
 		t.Errorf("rename without JavaScript: %q", h)
 	}

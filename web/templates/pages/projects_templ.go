@@ -165,7 +165,7 @@ func Projects(p ProjectsPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</tbody></table></div></section><section class=\"panel confirm\" id=\"create\" aria-labelledby=\"create-h\"><h2 id=\"create-h\">New project</h2><p class=\"muted\">One project per product that sends events: it gets its own public key, identity secret, strict mode, profiles and events.</p><form method=\"post\" action=\"/projects\" novalidate><div class=\"field\"><label for=\"create-name\">Name</label> <input type=\"text\" id=\"create-name\" name=\"name\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</tbody></table></div></section><section class=\"panel confirm\" id=\"create\" aria-labelledby=\"create-h\"><h2 id=\"create-h\">New project</h2><p class=\"muted\">One project per product that sends events: it gets its own public key, identity secret, strict mode, profiles and events.</p><form method=\"post\" action=\"/projects#create\" novalidate><div class=\"field\"><label for=\"create-name\">Name</label> <input type=\"text\" id=\"create-name\" name=\"name\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -494,7 +494,7 @@ func keysPanel(p ProjectPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<code>INVALID_PUBLIC_KEY</code>.</p><form method=\"post\" action=\"/projects/key/revoke\" class=\"actions\"><input type=\"hidden\" name=\"project\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<code>INVALID_PUBLIC_KEY</code>.</p><form method=\"post\" action=\"/projects/key/revoke#keys\" class=\"actions\"><input type=\"hidden\" name=\"project\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -538,7 +538,7 @@ func keysPanel(p ProjectPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<form method=\"post\" action=\"/projects/key/rotate\" class=\"rotate-key\"><input type=\"hidden\" name=\"project\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<form method=\"post\" action=\"/projects/key/rotate#keys\" class=\"rotate-key\"><input type=\"hidden\" name=\"project\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -695,7 +695,7 @@ func originsPanel(p ProjectPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "</div><form method=\"post\" action=\"/projects/origins\" novalidate><input type=\"hidden\" name=\"project\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "</div><form method=\"post\" action=\"/projects/origins#origins\" novalidate><input type=\"hidden\" name=\"project\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -813,7 +813,7 @@ func renamePanel(p ProjectPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</dd></dl><form method=\"post\" action=\"/projects/rename\" novalidate><input type=\"hidden\" name=\"project\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</dd></dl><form method=\"post\" action=\"/projects/rename#rename\" novalidate><input type=\"hidden\" name=\"project\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
