@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -229,7 +230,12 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	}
 	url := c.publicURL
 	if url == "" {
-		url = "http://" + ln.Addr().String()
+		var beyondLoopback bool
+		url, beyondLoopback = localURL(ln.Addr())
+		if beyondLoopback {
+			log.Warn("--public-url is not set: links in this log use "+url+", which opens only on this machine; "+
+				"set --public-url (SENDORA_PUBLIC_URL) to the address admins reach, e.g. https://sendora.example.com", "addr", ln.Addr().String())
+		}
 	}
 	// The setup link (first run only) is logged before "listening", so
 	// whoever waits for that line finds the link already there.
@@ -259,4 +265,24 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// localURL is the dashboard's URL for links when --public-url is not set:
+// the listening address, with "localhost" for an unspecified one (":8080",
+// "0.0.0.0:8080", "[::]:8080"), which no browser opens as written. It also
+// reports whether the server listens beyond the loopback interface, where
+// the link may not be what other machines reach.
+func localURL(a net.Addr) (link string, beyondLoopback bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String(), false
+	}
+	host := ta.IP.String()
+	switch {
+	case ta.IP.IsUnspecified():
+		host, beyondLoopback = "localhost", true
+	case !ta.IP.IsLoopback():
+		beyondLoopback = true
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(ta.Port)), beyondLoopback
 }
