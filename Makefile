@@ -19,16 +19,21 @@ CRASH_CYCLES ?= 8
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run the server on $(DATA) (default ./data) at http://$(ADDR)
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/server serve --data $(DATA) --addr $(ADDR)
+run: build ## build bin/sendora and run the server on $(DATA) (default ./data) at http://$(ADDR)
+	bin/sendora serve --data $(DATA) --addr $(ADDR)
 
 test: chromium sdk-test ## run every test: the SDK's Node tests, then Go's (race detector on; installs chromium for browser tests when missing, the Node JWT libraries through npm); lists skipped tests
 	@if [ -z "$$SENDORA_TEST_DATABASE_URL" ]; then echo "make test: SENDORA_TEST_DATABASE_URL is not set: the PostgreSQL side of the suites is skipped (listed at the end); e.g. SENDORA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test"; fi
 	SENDORA_BROWSER_TESTS=required SENDORA_NODE_TESTS=required $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./scripts/testsummary
 	$(GO) test -count=1 -json -run '^TestPageQueriesOnMillionsOfRows$$' ./internal/store | $(GO) run ./scripts/testsummary # too slow under -race
 
+# A cold first build downloads modules and compiles for about a minute in
+# silence; say so first, and list the packages of a build from scratch.
 build: ## build bin/sendora (static, no cgo, version stamped)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sendora ./cmd/server
+	@if [ -x bin/sendora ]; then echo "building bin/sendora…"; \
+	else echo "building bin/sendora (the first build downloads modules and compiles them: about a minute; packages are listed as they build)…"; fi
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" $$([ -x bin/sendora ] || echo -v) -o bin/sendora ./cmd/server
+	@echo "built bin/sendora $(VERSION)"
 
 generate: ## regenerate templ components
 	$(GO) tool templ generate
