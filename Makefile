@@ -29,10 +29,10 @@ test: chromium sdk-test ## run every test: the SDK's Node tests, then Go's (race
 
 # A cold first build downloads modules and compiles for about a minute in
 # silence; say so first, and list the packages of a build from scratch.
+FIRST_BUILD := $(if $(wildcard bin/sendora),,yes)
 build: ## build bin/sendora (static, no cgo, version stamped)
-	@if [ -x bin/sendora ]; then echo "building bin/sendora…"; \
-	else echo "building bin/sendora (the first build downloads modules and compiles them: about a minute; packages are listed as they build)…"; fi
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" $$([ -x bin/sendora ] || echo -v) -o bin/sendora ./cmd/server
+	@echo "building bin/sendora$(if $(FIRST_BUILD), (the first build downloads modules and compiles them: about a minute; packages are listed as they build))…"
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" $(if $(FIRST_BUILD),-v) -o bin/sendora ./cmd/server
 	@echo "built bin/sendora $(VERSION)"
 
 generate: ## regenerate templ components
