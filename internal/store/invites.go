@@ -69,9 +69,9 @@ func (s *Store) RecordLogin(ctx context.Context, adminID int64, at time.Time) er
 	return nil
 }
 
-// RemoveAdmin deletes the admin with the (lower-cased) email and every one
-// of its sessions, and audits it, in one transaction, and returns how many
-// sessions it ended. It refuses (ErrLastAdmin) when no other admin would
+// RemoveAdmin deletes the admin with the (lower-cased) email, every one of
+// its sessions and the invitations it made, and audits it, in one
+// transaction, and returns how many sessions it ended. It refuses (ErrLastAdmin) when no other admin would
 // be left: removals racing on any instance take turns under one lock, so
 // two admins removing each other at once cannot both succeed.
 func (s *Store) RemoveAdmin(ctx context.Context, email string, c Change) (sessions int64, err error) {
@@ -107,8 +107,17 @@ func (s *Store) RemoveAdmin(ctx context.Context, email string, c Change) (sessio
 		} else if n == 0 {
 			return ErrLastAdmin
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminRemove,
-			Detail: fmt.Sprintf("email=%s sessions ended=%d", email, sessions)})
+		// The invitations it made go too: an admin about to be removed
+		// must not keep a way back in through a link to another address.
+		res, err = tx.ExecContext(ctx, `DELETE FROM admin_invites WHERE invited_by = $1`, email)
+		if err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("email=%s sessions ended=%d", email, sessions)
+		if n, _ := res.RowsAffected(); n > 0 {
+			detail += fmt.Sprintf(" invitations cancelled=%d", n)
+		}
+		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminRemove, Detail: detail})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: remove admin %s: %w", email, err)

@@ -113,6 +113,37 @@ func TestRemoveAdminRaceLeavesOne(t *testing.T) {
 	})
 }
 
+// TestRemovedAdminsInvitationsEnd: an admin who invites another address
+// of their own and is then removed must not get back in through it.
+func TestRemovedAdminsInvitationsEnd(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		mustAdmin(t, s, "ada@example.com")
+		mustAdmin(t, s, "mallory@example.com")
+		backdoor := invite("mallory2@example.com", "b", adminsNow.Add(24*time.Hour))
+		backdoor.InvitedBy = "mallory@example.com"
+		kept := invite("bob@example.com", "k", adminsNow.Add(24*time.Hour))
+		for _, inv := range []store.Invite{backdoor, kept} {
+			if err := s.CreateInvite(ctx, inv, store.Change{Actor: inv.InvitedBy, At: adminsNow}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcceptInvite(ctx, backdoor.TokenHash, "h", store.Change{At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the removed admin's invitation still works: %v", err)
+		}
+		if _, err := s.InviteByHash(ctx, kept.TokenHash, adminsNow); err != nil {
+			t.Errorf("another admin's invitation ended: %v", err)
+		}
+		log, _ := s.AuditLog(ctx, 0, 1)
+		if len(log) != 1 || log[0].Detail != "email=mallory@example.com sessions ended=0 invitations cancelled=1" {
+			t.Errorf("audit = %+v", log)
+		}
+	})
+}
+
 func TestResetPasswordEndsEverySession(t *testing.T) {
 	ctx := context.Background()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
