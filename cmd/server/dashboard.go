@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/sendora/sendora/internal/auth"
 	"github.com/sendora/sendora/internal/clientip"
@@ -22,7 +24,7 @@ import (
 // rather than at its next read of the change counter.
 func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips *clientip.Resolver, verifier *identity.Verifier, publicURL string, onProjects func(deleted bool)) (*server.Dashboard, error) {
 	ui := webui.New(log, auth.ViewerEmail)
-	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui, PublicURL: publicURL})
+	a, err := auth.New(ctx, auth.Config{Log: log, Store: d.Store, Sealer: d.Sealer, ClientIP: ips, UI: ui, PublicURL: publicURL, Command: invokedAs(os.Args[0])})
 	if err != nil {
 		return nil, err
 	}
@@ -35,4 +37,14 @@ func newDashboard(ctx context.Context, log *slog.Logger, d *datadir.DataDir, ips
 		dash.TrustedOrigins = []string{publicURL}
 	}
 	return dash, nil
+}
+
+// invokedAs is how the log suggests running this binary: as it was started
+// ("bin/sendora" from the clone, "/usr/local/bin/sendora" under systemd),
+// or "sendora" when it has another name (a test binary, go run's).
+func invokedAs(argv0 string) string {
+	if filepath.Base(argv0) == "sendora" {
+		return argv0
+	}
+	return "sendora"
 }

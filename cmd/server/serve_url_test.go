@@ -55,3 +55,15 @@ func TestServeOnAllInterfacesLogsUsableLinks(t *testing.T) {
 		t.Errorf("the --public-url hint was logged although it is set")
 	}
 }
+
+// TestInvokedAs: the log suggests commands as the binary was started.
+func TestInvokedAs(t *testing.T) {
+	for argv0, want := range map[string]string{
+		"bin/sendora": "bin/sendora", "/usr/local/bin/sendora": "/usr/local/bin/sendora", "sendora": "sendora",
+		"/tmp/go-build123/b001/exe/server": "sendora", "/tmp/server.test": "sendora",
+	} {
+		if got := invokedAs(argv0); got != want {
+			t.Errorf("invokedAs(%q) = %q, want %q", argv0, got, want)
+		}
+	}
+}

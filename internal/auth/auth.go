@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -75,6 +76,9 @@ type Config struct {
 	// PublicURL is the dashboard's address for invitation links
 	// (--public-url); "" takes the address each request reached.
 	PublicURL string
+	// Command is how to run this binary, for commands suggested in the
+	// log ("bin/sendora"); "" is "sendora".
+	Command string
 	// Params and HashConcurrency tune password hashing: DefaultParams, and
 	// as many hashes at once as half the CPUs (at least one).
 	Params          Params
@@ -95,6 +99,7 @@ type Service struct {
 
 	inviteTTL time.Duration
 	publicURL string
+	command   string
 
 	cookies  *sessions.CookieStore
 	device   *securecookie.SecureCookie
@@ -146,7 +151,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	return &Service{
 		log: c.Log, store: c.Store, ips: c.ClientIP, ui: c.UI, now: c.Now,
 		idle: c.IdleTimeout, maxAge: c.MaxAge, setupTTL: c.SetupTTL,
-		inviteTTL: c.InviteTTL, publicURL: strings.TrimRight(c.PublicURL, "/"),
+		inviteTTL: c.InviteTTL, publicURL: strings.TrimRight(c.PublicURL, "/"), command: cmp.Or(c.Command, "sendora"),
 		cookies: cs, device: dev,
 		hasher:   NewHasher(c.Params, c.HashConcurrency),
 		throttle: newThrottle(c.Store, c.Limits),

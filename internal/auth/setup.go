@@ -37,7 +37,7 @@ func (s *Service) AnnounceSetup(ctx context.Context, publicURL string) (string, 
 	}
 
 	link := publicURL + "/setup?token=" + url.QueryEscape(token)
-	s.log.InfoContext(ctx, "no admin yet: open the one-time setup link to create the first one (or run: sendora admin create --email you@example.com)",
+	s.log.InfoContext(ctx, "no admin yet: open the one-time setup link to create the first one (or run: "+s.command+" admin create --email you@example.com)",
 		"setup_link", link, "expires", expires.UTC().Format(time.RFC3339))
 	return link, nil
 }
