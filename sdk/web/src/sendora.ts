@@ -342,8 +342,9 @@ export default class Sendora {
       if (st) this._warn("endpoint", "the endpoint answered HTTP " + st + " without Sendora's JSON: check the endpoint option (" + this._url + "); events are kept and retried");
       st = 0;
     }
-    if (!st || st == 429 || st >= 500) {
-      // Not stored: the network failed, the server is overloaded or asked to wait. Retry later, same messageIds.
+    if (!st || st == 408 || st == 429 || st >= 500) {
+      // Not stored: the network failed or was too slow to send the body, the server is overloaded or asked to wait.
+      // Retry later, same messageIds.
       const ra = retryAfter(res && res.headers.get("Retry-After"));
       const t = Date.now();
       this._retryAt = t + backoff(++this._attempt, ra);

@@ -250,14 +250,19 @@ test("503 with Retry-After: kept, not resent before the server said, then sent w
   assert.deepEqual(s.rejections, []);
 });
 
-test("network errors, 429 and 500 are retried, with the same messageIds; each event is stored once", async (t) => {
+test("network errors, 408, 429 and 500 are retried, with the same messageIds; each event is stored once", async (t) => {
   const frozen = Date.now();
   t.mock.method(Date, "now", () => frozen); // no backoff runs out: only flush() sends
   const s = sdk();
   s.track("a");
   s.track("b");
-  server.next.push("drop", { status: 429, body: { error: { code: "RATE_LIMITED" } } }, { status: 500, body: {} });
-  for (let i = 0; i < 3; i++) assert.equal((await s.flush()).queued, 2);
+  server.next.push(
+    "drop",
+    { status: 408, body: { error: { code: "REQUEST_TIMEOUT", message: "the body did not arrive in time" } } },
+    { status: 429, body: { error: { code: "RATE_LIMITED" } } },
+    { status: 500, body: {} },
+  );
+  for (let i = 0; i < 4; i++) assert.equal((await s.flush()).queued, 2);
   const r = await s.flush();
   assert.deepEqual([r.accepted, r.queued], [2, 0]);
   const ids = server.requests.map((q) => q.body.events.map((e) => e.messageId).join());
@@ -299,7 +304,7 @@ test("a 2xx that is not Sendora's answer (a web page served for any path) keeps 
 });
 
 test("other 4xx are never retried: every event of the batch goes to onRejected with the code", async () => {
-  for (const [status, code] of [[401, "INVALID_PUBLIC_KEY"], [403, "ORIGIN_NOT_ALLOWED"], [400, "INVALID_JSON"], [413, "PAYLOAD_TOO_LARGE"], [408, undefined]]) {
+  for (const [status, code] of [[401, "INVALID_PUBLIC_KEY"], [403, "ORIGIN_NOT_ALLOWED"], [400, "INVALID_JSON"], [413, "PAYLOAD_TOO_LARGE"], [422, undefined]]) {
     server.requests.length = 0;
     const s = sdk({ debug: true });
     s.track("a");
