@@ -401,3 +401,80 @@ func TestNormalizeOrigin(t *testing.T) {
 		t.Error("ParseOrigins with a bad one: no error")
 	}
 }
+
+// TestPurgeLargeProjectInSmallSteps deletes a project of 50,000 events
+// and 10,000 profiles while another project keeps committing: every purge step
+// deletes at most one batch, so none holds the writer for long (the step
+// times are logged), and the other project's commits all land.
+func TestPurgeLargeProjectInSmallSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 50,000 events")
+	}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		keep := storetest.Project(t, s, "keep")
+		big := storetest.Project(t, s, "big")
+		const n, chunk, users = 50_000, 5_000, 10_000
+		for i := 0; i < n; i += chunk {
+			b := &store.Batch{}
+			for j := i; j < i+chunk; j++ {
+				b.Events = append(b.Events, store.EventRow{ProjectID: big.ID, MessageID: fmt.Sprintf("m%d", j), Type: "identify",
+					UserID: fmt.Sprintf("u%d", j%users), Timestamp: projAt, ReceivedAt: projAt, Verification: "verified", Traits: []byte(`{"plan":"pro"}`)})
+			}
+			if err := s.WriteBatch(ctx, b, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteProject(ctx, big.ID, "big", byAdmin(projAt)); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var committed int
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b := &store.Batch{Events: []store.EventRow{{ProjectID: keep.ID, MessageID: fmt.Sprintf("k%d", i), Type: "track", Event: "x",
+					UserID: "u", Timestamp: projAt, ReceivedAt: projAt, Verification: "verified"}}}
+				if err := s.WriteBatch(ctx, b, nil); err != nil {
+					t.Errorf("a commit of the other project during the purge: %v", err)
+					return
+				}
+				committed++
+			}
+		})
+		var steps int
+		var longest, total time.Duration
+		for {
+			start := time.Now()
+			rows, more, err := s.PurgeDeletedProject(ctx, 1000)
+			took := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows > 1000*20 { // event_counts deletes whole minutes: a few rows per minute
+				t.Errorf("one step deleted %d rows", rows)
+			}
+			steps++
+			total += took
+			longest = max(longest, took)
+			if !more {
+				break
+			}
+		}
+		close(stop)
+		wg.Wait()
+		t.Logf("%s: purged %d events and %d profiles in %d steps, %s in all, the longest %s; %d commits of another project meanwhile",
+			s.Dialect(), n, users, steps, total.Round(time.Millisecond), longest.Round(time.Millisecond), committed)
+		if steps < (n+users)/1000 {
+			t.Errorf("%d steps, want at least one per 1,000 rows", steps)
+		}
+		if c, _ := s.CountEvents(ctx, keep.ID); c != int64(committed) {
+			t.Errorf("the other project has %d events, want %d", c, committed)
+		}
+	})
+}
