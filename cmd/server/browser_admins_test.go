@@ -200,6 +200,13 @@ func TestBrowserAdmins(t *testing.T) {
 	pageFits(t, cy, "removing oneself", phone)
 	shots.shot(cy, "a14-phone-remove-self")
 
+	// Neither invitation token was ever logged.
+	for _, l := range []string{link, cyLink} {
+		u, _ := url.Parse(l)
+		if strings.Contains(srv.logs.String(), u.Query().Get("token")) {
+			t.Errorf("an invitation token is in the server's log")
+		}
+	}
 	for _, m := range append(errs(), bobErrs()...) {
 		t.Errorf("browser console: %s", m)
 	}
