@@ -173,6 +173,16 @@ func TestBrowserProjects(t *testing.T) {
 	}
 	wantKey(t, srv.url, newKey, 401, "a deleted project's key")
 	shots.shot(ctx, "pr08-deleted")
+	// The audit log names each change, by the admin.
+	submit(t, ctx, "nav.topnav a[href='/audit']")
+	audit := text(t, ctx, "main table")
+	for _, want := range []string{"Project created", "Project renamed", "Origins set", "Public key issued", "Public key revoked", "Project deleted"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("the audit log lacks %q", want)
+		}
+	}
+	shots.shot(ctx, "pr08a-audit")
+	submit(t, ctx, "nav.topnav a[href='/projects']")
 
 	// 7. A phone: a project during a rotation, the list, the confirmation.
 	must(t, "another", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), "mobile-app.eu")))

@@ -286,7 +286,7 @@ func (s *Store) DeleteProject(ctx context.Context, id int64, name string, a Audi
 		// The name is freed for a new project at once: a deleted project's
 		// name holds characters no project name may.
 		if _, err := tx.ExecContext(ctx, `UPDATE projects SET deleted_at = $1, name = $2, previous_public_key = NULL, previous_key_until = NULL WHERE id = $3`,
-			ms(a.At), fmt.Sprintf("(deleted %d) %s", id, p.Name), id); err != nil {
+			ms(a.At), deletedName(id, p.Name), id); err != nil {
 			return err
 		}
 		if err := s.bumpChanges(ctx, tx); err != nil {
@@ -301,6 +301,10 @@ func (s *Store) DeleteProject(ctx context.Context, id int64, name string, a Audi
 	}
 	return nil
 }
+
+// deletedName is a deleted project's name until its purge ends: no
+// project name may hold a parenthesis or a space, so it frees the name.
+func deletedName(id int64, name string) string { return fmt.Sprintf("(deleted %d) %s", id, name) }
 
 // purgeSteps delete up to $2 rows of deleted project $1 each, from the
 // tables that can be large. The rest (secrets, per-minute token counts
@@ -350,7 +354,21 @@ func (s *Store) PurgeDeletedProject(ctx context.Context, batch int) (int64, bool
 	// Every large table is empty for it: the row goes, and with it the
 	// small tables; an event committed since the last step goes too.
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = $1 AND deleted_at IS NOT NULL`, id); err != nil {
+		var name string
+		err := tx.QueryRowContext(ctx, `SELECT name FROM projects WHERE id = $1 AND deleted_at IS NOT NULL`+s.d.forUpdate, id).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // another process purged it first
+		}
+		if err != nil {
+			return err
+		}
+		// The audit log's entries about the project lose their link to it
+		// (ON DELETE SET NULL): they keep its name in their text.
+		name = strings.TrimPrefix(name, deletedName(id, ""))
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET detail = CAST($1 AS TEXT) || detail WHERE project_id = $2`, "project="+name+" ", id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = $1`, id); err != nil {
 			return err
 		}
 		return s.bumpChanges(ctx, tx)

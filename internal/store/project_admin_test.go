@@ -337,12 +337,15 @@ func TestDeleteProject(t *testing.T) {
 		if _, more, err := s.PurgeDeletedProject(ctx, 10); more || err != nil {
 			t.Errorf("purge with nothing deleted: more=%v err=%v", more, err)
 		}
-		// The audit entries outlive the project.
+		// The audit entries outlive the project, and keep its name.
 		log, _ := s.AuditLog(ctx, 0, 100)
 		found := false
 		for _, a := range log {
 			if a.Action == store.ActionProjectDelete && strings.Contains(a.Detail, "name=shop") {
 				found = true
+			}
+			if a.Action == store.ActionKeyRotate && !strings.HasPrefix(a.Detail, "project=shop new=") {
+				t.Errorf("a purged project's key rotation is audited as %q, want its name first", a.Detail)
 			}
 		}
 		if !found {

@@ -44,7 +44,7 @@ func Audit(p AuditPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-head\"><div><p class=\"crumb\">Audit log</p><h1>Who changed what</h1></div><p class=\"muted\">Rotations, strict-mode changes, sign-ins and failed sign-ins. Newest first; never a secret, token or password.</p></div><section class=\"panel\" aria-labelledby=\"audit-h\"><h2 id=\"audit-h\" class=\"visually-hidden\">Entries</h2><div class=\"table-scroll\"><table class=\"stack\" id=\"audit-table\"><thead><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Action</th><th scope=\"col\">Who</th><th scope=\"col\">Project</th><th scope=\"col\">Details</th><th scope=\"col\">IP</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-head\"><div><p class=\"crumb\">Audit log</p><h1>Who changed what</h1></div><p class=\"muted\">Rotations, strict-mode changes, project and admin changes, sign-ins and failed sign-ins. Newest first; never a secret, token or password.</p></div><section class=\"panel\" aria-labelledby=\"audit-h\"><h2 id=\"audit-h\" class=\"visually-hidden\">Entries</h2><div class=\"table-scroll\"><table class=\"stack\" id=\"audit-table\"><thead><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Action</th><th scope=\"col\">Who</th><th scope=\"col\">Project</th><th scope=\"col\">Details</th><th scope=\"col\">IP</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
