@@ -359,3 +359,73 @@ func TestServerFinishesAnInterruptedPurge(t *testing.T) {
 	defer s2.stop()
 	purgedWithin(t, data, p.ID, 10*time.Second)
 }
+
+// TestDashboardKeyChangesReachAnotherInstance: two servers share one
+// PostgreSQL database; a key rotation, a revocation and a delete made in
+// the first one's dashboard are enforced by the second within a second
+// (its cache TTL is an hour: only the notification can explain it).
+func TestDashboardKeyChangesReachAnotherInstance(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip(storetest.SkipReason)
+	}
+	dbURL := storetest.NewPostgresDatabase(t)
+	vars := map[string]string{"SENDORA_MASTER_KEY": identity.NewMasterKey().Encode(), "SENDORA_ADMIN_PASSWORD": "correct horse battery staple"}
+	start := func() *testServer {
+		return startServer(t, vars, "--database-url", dbURL, "--data", t.TempDir(), "--secret-cache-ttl", "1h")
+	}
+	a, b := start(), start()
+	defer a.stop()
+	defer b.stop()
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runCLI(t, vars, append(args, "--database-url", dbURL, "--data", t.TempDir())...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	cli("admin", "create", "--email", "ada@example.com")
+	old := cli("project", "create", "shop")
+	within(t, 1500*time.Millisecond, "the new project on b", func() bool { c, _ := keyAnswer(t, b.url, old); return c == 200 })
+	shop := func() projectRow {
+		t.Helper()
+		var rows []projectRow
+		if err := json.Unmarshal([]byte(cli("project", "list", "--json")), &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Name == "shop" {
+				return r
+			}
+		}
+		t.Fatal("no project shop")
+		return projectRow{}
+	}
+	id := strconv.FormatInt(shop().ID, 10)
+	c := dashboardClient(t, a.url, "ada@example.com", "correct horse battery staple")
+	post := func(path string, form url.Values) {
+		t.Helper()
+		form.Set("project", "shop")
+		form.Set("id", id)
+		if code, body := dashboardPost(t, c, a.url, path, form); code != http.StatusSeeOther {
+			t.Fatalf("POST %s on a: %d %s", path, code, body)
+		}
+	}
+
+	post("/projects/key/rotate", url.Values{"key": {old}, "keep": {"revoke"}})
+	newKey := shop().PublicKey
+	within(t, 1500*time.Millisecond, "b takes the new key", func() bool { c, _ := keyAnswer(t, b.url, newKey); return c == 200 })
+	if code, c := keyAnswer(t, b.url, old); code != 200 {
+		t.Errorf("b refuses the kept key during the switch: %d %s", code, c)
+	}
+	post("/projects/key/revoke", url.Values{"key": {old}})
+	within(t, 1500*time.Millisecond, "b refuses the revoked key", func() bool {
+		code, c := keyAnswer(t, b.url, old)
+		return code == 401 && c == "INVALID_PUBLIC_KEY"
+	})
+	post("/projects/delete", url.Values{"confirm": {"shop"}})
+	within(t, 1500*time.Millisecond, "b refuses the deleted project's key", func() bool {
+		code, c := keyAnswer(t, b.url, newKey)
+		return code == 401 && c == "INVALID_PUBLIC_KEY"
+	})
+}
