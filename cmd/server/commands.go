@@ -210,13 +210,14 @@ func cmdProjectDelete(ctx context.Context, e env, args []string) error {
 }
 
 func cmdProjectKeyRotate(ctx context.Context, e env, args []string) error {
-	f := newFlags(e, "project key rotate", "project key rotate [--project NAME] [--keep 24h] [--data DIR]\n\n"+
+	f := newFlags(e, "project key rotate", "project key rotate [--project NAME] [--keep 24h|until-revoked] [--data DIR]\n\n"+
 		"Prints a new public key, alone on stdout. The replaced key keeps working for --keep (default\n"+
-		"24h, at most 720h), so sites can switch without losing events; 0 stops it at once. A key left\n"+
-		"working by an earlier rotation stops now. `sendora project key revoke` stops the old key early.")
+		"24h, at most 720h, or until-revoked), so sites can switch without losing events; 0 stops it at\n"+
+		"once. A key left working by an earlier rotation stops now. `sendora project key revoke` stops\n"+
+		"the old key early.")
 	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: \"default\")")
-	keep := f.fs.Duration("keep", store.DefaultKeyKeep, "how long the replaced key keeps working: 0 (stops at once) up to 720h")
+	keepText := f.fs.String("keep", store.DefaultKeyKeep.String(), "how long the replaced key keeps working: 0 (stops at once) up to 720h, or until-revoked")
 	args, err := f.parse(args)
 	if err != nil {
 		return err
@@ -224,8 +225,11 @@ func cmdProjectKeyRotate(ctx context.Context, e env, args []string) error {
 	if err := wantArgs("project key rotate", args, 0, ""); err != nil {
 		return err
 	}
-	if *keep < 0 || *keep > store.MaxKeyKeep {
-		return usagef("project key rotate: --keep %s: want 0 up to %s", *keep, store.MaxKeyKeep)
+	keep := new(time.Duration)
+	if *keepText == "until-revoked" {
+		*keep = store.KeepUntilRevoked
+	} else if *keep, err = time.ParseDuration(*keepText); err != nil || *keep < 0 || *keep > store.MaxKeyKeep {
+		return usagef("project key rotate: --keep %s: want 0 up to %s, or until-revoked", *keepText, store.MaxKeyKeep)
 	}
 	d, err := f.openData(ctx)
 	if err != nil {

@@ -149,6 +149,14 @@ func TestProjectCommands(t *testing.T) {
 	if _, errOut := must("project", "key", "revoke", "--project", "store"); !strings.Contains(errOut, "Nothing changed") {
 		t.Errorf("revoke with no old key: %q", errOut)
 	}
+	// --keep until-revoked: no end time.
+	out, _ = must("project", "key", "rotate", "--project", "store", "--keep", "until-revoked")
+	if p := list()["store"]; p.PublicKey != strings.TrimSpace(out) || p.PreviousPublicKey == "" || p.PreviousKeyUntil != nil {
+		t.Errorf("rotate --keep until-revoked: %+v", p)
+	}
+	if _, errOut, code := cli("project", "key", "rotate", "--project", "store", "--keep", "forever"); code != 2 || !strings.Contains(errOut, "until-revoked") {
+		t.Errorf("--keep forever: exit %d %q", code, errOut)
+	}
 	// --keep 0: the old key stops at once.
 	out, _ = must("project", "key", "rotate", "--project", "store", "--keep", "0")
 	if p := list()["store"]; p.PublicKey != strings.TrimSpace(out) || p.PreviousPublicKey != "" {
@@ -173,7 +181,7 @@ func TestProjectCommands(t *testing.T) {
 			got[a.Action]++
 		}
 	}
-	for action, n := range map[string]int{"project.create": 1, "project.rename": 1, "project.key_rotate": 2, "project.key_revoke": 1, "project.delete": 1} {
+	for action, n := range map[string]int{"project.create": 1, "project.rename": 1, "project.key_rotate": 3, "project.key_revoke": 1, "project.delete": 1} {
 		if got[action] != n {
 			t.Errorf("audit %s by cli: %d entries, want %d (all: %v)", action, got[action], n, got)
 		}
