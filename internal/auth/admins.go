@@ -133,6 +133,10 @@ func (s *Service) Invite(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, store.ErrConflict) {
 		return s.renderAdmins(w, r, http.StatusConflict, pages.AdminsPage{InviteEmail: raw, Error: email + " is already an admin."})
 	}
+	if errors.Is(err, store.ErrNotFound) { // this admin was removed while the request ran
+		webui.Redirect(w, r, "/login")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

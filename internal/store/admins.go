@@ -158,8 +158,12 @@ func (s *Store) ChangePassword(ctx context.Context, adminID int64, hash string, 
 			return err
 		}
 		ended, _ := res.RowsAffected()
+		cancelled, err := cancelInvitesBy(ctx, tx, email)
+		if err != nil {
+			return err
+		}
 		return addAudit(ctx, tx, Audit{At: at, Actor: email, IP: ip, Action: ActionPasswordChange,
-			Detail: fmt.Sprintf("other sessions ended=%d", ended)})
+			Detail: fmt.Sprintf("other sessions ended=%d invitations cancelled=%d", ended, cancelled)})
 	})
 	if err != nil {
 		return fmt.Errorf("store: change password of admin %d: %w", adminID, err)

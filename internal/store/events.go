@@ -285,12 +285,23 @@ func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, counts map[CountKey]i
 	return nil
 }
 
+// The rejections and counters of a commit are written only while their
+// project's row exists (SELECT … FROM projects): a project deleted while
+// requests for it were in flight (its key still cached for up to a second
+// on another instance) must not fail the foreign key, and with it every
+// group commit its queued counters join (TestCountersOfADeletedProject).
+// The casts give PostgreSQL the parameters' types, which a SELECT list
+// does not infer from the target columns.
 const insertRejectionSQL = `
 	INSERT INTO rejections (project_id, at, endpoint, batch_index, event_type, user_id, anonymous_id, reason, enforced, source_ip, user_agent)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	SELECT id, CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS INTEGER), CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS TEXT),
+	       CAST($8 AS TEXT), CAST($9 AS BOOLEAN), CAST($10 AS TEXT), CAST($11 AS TEXT)
+	FROM projects WHERE id = $1`
 
 const addCountSQL = `
-	INSERT INTO event_counts (project_id, minute, outcome, reason, n, shard) VALUES ($1, $2, $3, $4, $5, $6)
+	INSERT INTO event_counts (project_id, minute, outcome, reason, n, shard)
+	SELECT id, CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS SMALLINT)
+	FROM projects WHERE id = $1
 	ON CONFLICT (project_id, minute, outcome, reason, shard) DO UPDATE SET n = event_counts.n + excluded.n`
 
 func nullJSON(b []byte) any {

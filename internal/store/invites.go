@@ -15,9 +15,10 @@ import (
 
 // Audit actions of admin management.
 const (
-	ActionAdminInvite   = "admin.invite"
-	ActionAdminRemove   = "admin.remove"
-	ActionPasswordReset = "password.reset"
+	ActionAdminInvite       = "admin.invite"
+	ActionAdminInviteCancel = "admin.invite_cancel"
+	ActionAdminRemove       = "admin.remove"
+	ActionPasswordReset     = "password.reset"
 )
 
 // ErrLastAdmin refuses to remove the only admin left.
@@ -144,13 +145,29 @@ func (s *Store) ResetPassword(ctx context.Context, email, hash string, c Change)
 			return err
 		}
 		sessions, _ = res.RowsAffected()
+		cancelled, err := cancelInvitesBy(ctx, tx, email)
+		if err != nil {
+			return err
+		}
 		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionPasswordReset,
-			Detail: fmt.Sprintf("email=%s sessions ended=%d", email, sessions)})
+			Detail: fmt.Sprintf("email=%s sessions ended=%d invitations cancelled=%d", email, sessions, cancelled)})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: reset password of %s: %w", email, err)
 	}
 	return sessions, nil
+}
+
+// cancelInvitesBy deletes the pending invitations the admin with the email
+// made. A password is reset or changed because it may be known to someone
+// else: whoever held the account may have invited an address of theirs,
+// a way back in that outlives the sessions ended with it.
+func cancelInvitesBy(ctx context.Context, tx *sql.Tx, email string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM admin_invites WHERE invited_by = $1`, email)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // CreateInvite stores an invitation for an email no admin has (else
@@ -167,6 +184,16 @@ func (s *Store) CreateInvite(ctx context.Context, inv Invite, c Change) error {
 		}
 		if n > 0 {
 			return ErrConflict
+		}
+		// Under the same lock as RemoveAdmin, which deletes the
+		// invitations an admin made: a request that passed its session
+		// check just before its admin was removed must not leave a link
+		// behind (TestInviteOfARemovedAdmin).
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM admins WHERE email = $1`, inv.InvitedBy).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM admin_invites WHERE email = $1`, inv.Email)
 		if err != nil {
@@ -250,7 +277,7 @@ func (s *Store) CancelInvite(ctx context.Context, email string, c Change) error 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminInvite, Detail: "email=" + email + " cancelled"})
+		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminInviteCancel, Detail: "email=" + email})
 	})
 	if err != nil {
 		return fmt.Errorf("store: cancel invitation of %s: %w", email, err)

@@ -167,7 +167,7 @@ func TestResetPasswordEndsEverySession(t *testing.T) {
 			t.Errorf("unknown admin: err = %v, want ErrNotFound", err)
 		}
 		log, _ := s.AuditLog(ctx, 0, 1)
-		if len(log) != 1 || log[0].Action != store.ActionPasswordReset || log[0].Actor != "cli" || log[0].Detail != "email=ada@example.com sessions ended=2" {
+		if len(log) != 1 || log[0].Action != store.ActionPasswordReset || log[0].Actor != "cli" || log[0].Detail != "email=ada@example.com sessions ended=2 invitations cancelled=0" {
 			t.Errorf("audit = %+v", log)
 		}
 	})
@@ -298,6 +298,76 @@ func TestRecordLogin(t *testing.T) {
 		_, got, err := s.SessionByHash(ctx, "x")
 		if err != nil || !got.LastLoginAt.Equal(at) {
 			t.Errorf("SessionByHash admin = %+v, %v; want LastLoginAt %v", got, err, at)
+		}
+	})
+}
+
+// TestInviteOfARemovedAdmin: an invitation posted by an admin whose
+// removal committed first (its request passed the session check just
+// before) is refused, not stored: RemoveAdmin cancels what an admin
+// invited, and nothing may slip in after it.
+func TestInviteOfARemovedAdmin(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		mustAdmin(t, s, "ada@example.com")
+		mustAdmin(t, s, "mallory@example.com")
+		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+			t.Fatal(err)
+		}
+		late := invite("mallory2@example.com", "late", adminsNow.Add(24*time.Hour))
+		late.InvitedBy = "mallory@example.com"
+		if err := s.CreateInvite(ctx, late, store.Change{Actor: "mallory@example.com", At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("an invitation by a removed admin: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.InviteByHash(ctx, late.TokenHash, adminsNow); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the removed admin's invitation was stored: %v", err)
+		}
+	})
+}
+
+// TestNewPasswordCancelsInvitations: a password is reset (CLI) or changed
+// (dashboard) because someone else may know it; whoever held the account
+// may have invited an address of theirs, and that link must not outlive
+// the sessions the new password ends. Other admins' invitations stay.
+func TestNewPasswordCancelsInvitations(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		mustAdmin(t, s, "ada@example.com")
+		bob := mustAdmin(t, s, "bob@example.com")
+		byBob := func(email, token string) store.Invite {
+			inv := invite(email, token, adminsNow.Add(24*time.Hour))
+			inv.InvitedBy = "bob@example.com"
+			if err := s.CreateInvite(ctx, inv, store.Change{Actor: "bob@example.com", At: adminsNow}); err != nil {
+				t.Fatal(err)
+			}
+			return inv
+		}
+		kept := invite("carol@example.com", "kept", adminsNow.Add(24*time.Hour))
+		if err := s.CreateInvite(ctx, kept, store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+			t.Fatal(err)
+		}
+
+		first := byBob("eve@example.com", "eve")
+		if _, err := s.ResetPassword(ctx, "bob@example.com", "h2", store.Change{Actor: "cli", At: adminsNow}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.InviteByHash(ctx, first.TokenHash, adminsNow); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("bob's invitation survived the reset of his password: %v", err)
+		}
+		log, _ := s.AuditLog(ctx, 0, 1)
+		if len(log) != 1 || log[0].Detail != "email=bob@example.com sessions ended=0 invitations cancelled=1" {
+			t.Errorf("audit of the reset = %+v", log)
+		}
+
+		second := byBob("eve2@example.com", "eve2")
+		if err := s.ChangePassword(ctx, bob.ID, "h3", "", adminsNow, "192.0.2.9"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.InviteByHash(ctx, second.TokenHash, adminsNow); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("bob's invitation survived the change of his password: %v", err)
+		}
+		if _, err := s.InviteByHash(ctx, kept.TokenHash, adminsNow); err != nil {
+			t.Errorf("ada's invitation ended with bob's password: %v", err)
 		}
 	})
 }
