@@ -184,7 +184,6 @@ func (h *Handler) projectPage(r *http.Request, p store.Project, count int) pages
 		Origins:       p.AllowedOrigins,
 		OriginsValue:  strings.Join(p.AllowedOrigins, "\n"),
 		OnlyOne:       count <= 1,
-		ProjectsCount: count,
 	}
 	for _, k := range keeps {
 		label := k.label

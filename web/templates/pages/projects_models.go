@@ -49,11 +49,10 @@ type ProjectPage struct {
 	RenameValue string
 	RenameError string
 
-	Origins       []string
-	OriginsValue  string // the text area's content
-	OriginsError  string
-	OnlyOne       bool // the last project cannot be deleted
-	ProjectsCount int
+	Origins      []string
+	OriginsValue string // the text area's content
+	OriginsError string
+	OnlyOne      bool // the last project cannot be deleted
 }
 
 // KeepOption is one choice of how long a replaced public key keeps working.
