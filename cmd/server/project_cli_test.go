@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -329,7 +330,7 @@ func TestDashboardDeletePurgedByTheServer(t *testing.T) {
 		}
 	}
 	c := dashboardClient(t, srv.url, "ada@example.com", "correct horse battery staple")
-	code, body := dashboardPost(t, c, srv.url, "/projects/delete", url.Values{"project": {"shop"}, "id": {strconv.FormatInt(id, 10)}, "confirm": {"shop"}})
+	code, body := dashboardPost(t, c, srv.url, "/projects/delete", url.Values{"project": {"shop"}, "ref": {formRef(t, c, srv.url, "shop")}, "confirm": {"shop"}})
 	if code != http.StatusSeeOther {
 		t.Fatalf("delete in the dashboard: %d %s", code, body)
 	}
@@ -393,6 +394,13 @@ func TestDashboardKeyChangesReachAnotherInstance(t *testing.T) {
 		return strings.TrimSpace(out)
 	}
 	cli("admin", "create", "--email", "ada@example.com")
+	var c *http.Client
+	c0 := func() *http.Client {
+		if c == nil {
+			c = dashboardClient(t, a.url, "ada@example.com", "correct horse battery staple")
+		}
+		return c
+	}
 	old := cli("project", "create", "shop")
 	within(t, 1500*time.Millisecond, "the new project on b", func() bool { c, _ := keyAnswer(t, b.url, old); return c == 200 })
 	shop := func() projectRow {
@@ -409,12 +417,11 @@ func TestDashboardKeyChangesReachAnotherInstance(t *testing.T) {
 		t.Fatal("no project shop")
 		return projectRow{}
 	}
-	id := strconv.FormatInt(shop().ID, 10)
-	c := dashboardClient(t, a.url, "ada@example.com", "correct horse battery staple")
+	ref := formRef(t, c0(), a.url, "shop")
 	post := func(path string, form url.Values) {
 		t.Helper()
 		form.Set("project", "shop")
-		form.Set("id", id)
+		form.Set("ref", ref)
 		if code, body := dashboardPost(t, c, a.url, path, form); code != http.StatusSeeOther {
 			t.Fatalf("POST %s on a: %d %s", path, code, body)
 		}
@@ -436,4 +443,22 @@ func TestDashboardKeyChangesReachAnotherInstance(t *testing.T) {
 		code, c := keyAnswer(t, b.url, newKey)
 		return code == 401 && c == "INVALID_PUBLIC_KEY"
 	})
+}
+
+var refInput = regexp.MustCompile(`name="ref" value="([0-9]+-[0-9]+)"`)
+
+// formRef reads the reference a project's forms carry from its page.
+func formRef(t *testing.T, c *http.Client, base, name string) string {
+	t.Helper()
+	resp, err := c.Get(base + "/projects/view?project=" + url.QueryEscape(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := refInput.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no ref on the page of %s (%d)", name, resp.StatusCode)
+	}
+	return string(m[1])
 }

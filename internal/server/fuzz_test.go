@@ -34,7 +34,8 @@ import (
 // Seeds may hold {{token}} (the live setup token), {{invite}} (a live
 // invitation token, for new@example.com), {{password}} (the
 // admin's password), {{version}} (the current secret version) and
-// {{previous}} (the previous one's), {{id}} (the default project's id),
+// {{previous}} (the previous one's), {{ref}} (the default project's
+// reference in its forms: id and creation time),
 // {{key}} and {{oldkey}} (its current and replaced public keys), so the
 // fuzzer starts from inputs that get past each check.
 
@@ -187,12 +188,13 @@ func (f *formFuzzer) check(t *testing.T, route, ctype, query, body string) {
 			previous = strconv.Itoa(prev.Version)
 		}
 	}
-	key, oldKey := "", ""
+	key, oldKey, ref := "", "", ""
 	if p, err := f.e.Store.Project(ctx, f.e.Project.ID); err == nil {
 		key, oldKey = p.PublicKey, p.PreviousPublicKey
+		ref = strconv.FormatInt(p.ID, 10) + "-" + strconv.FormatInt(p.CreatedAt.UnixMilli(), 10)
 	}
 	body = strings.NewReplacer("{{token}}", f.token, "{{invite}}", f.invite, "{{password}}", url.QueryEscape(f.password), "{{version}}", version,
-		"{{previous}}", previous, "{{id}}", strconv.FormatInt(f.e.Project.ID, 10), "{{key}}", key, "{{oldkey}}", oldKey).Replace(body)
+		"{{previous}}", previous, "{{ref}}", ref, "{{key}}", key, "{{oldkey}}", oldKey).Replace(body)
 	path := strings.TrimPrefix(route, "POST ")
 	target := path
 	if q := strings.Map(func(r rune) rune {
@@ -376,38 +378,38 @@ func FuzzProjectCreateForm(f *testing.F) {
 }
 
 func FuzzProjectRenameForm(f *testing.F) {
-	fuzzForm(f, "POST /projects/rename", true, append(seedsWith("project=default&id={{id}}&name=store", "project", "id", "name"),
-		"project=default&id={{id}}&name=default", "project=default&id={{id}}&name=", "project=default&id=0&name=x",
-		"project=default&id={{id}}&name="+strings.Repeat("x", 5000), "project=nope&id={{id}}&name=x", "id={{id}}&name=x",
+	fuzzForm(f, "POST /projects/rename", true, append(seedsWith("project=default&ref={{ref}}&name=store", "project", "ref", "name"),
+		"project=default&ref={{ref}}&name=default", "project=default&ref={{ref}}&name=", "project=default&ref=0&name=x",
+		"project=default&ref={{ref}}&name="+strings.Repeat("x", 5000), "project=nope&ref={{ref}}&name=x", "ref={{ref}}&name=x",
 	)...)
 }
 
 func FuzzProjectOriginsForm(f *testing.F) {
-	fuzzForm(f, "POST /projects/origins", true, append(seedsWith("project=default&id={{id}}&origins=https%3A%2F%2Fshop.example", "project", "id", "origins"),
-		"project=default&id={{id}}&origins=", "project=default&id={{id}}&origins=https%3A%2F%2FA.example%3A443%2F%0D%0Ahttp%3A%2F%2Flocalhost%3A3000",
-		"project=default&id={{id}}&origins=javascript%3Aalert(1)", "project=default&id={{id}}&origins=https%3A%2F%2Fb%C3%BCcher.example",
-		"project=default&id={{id}}&origins=https%3A%2F%2Fu%40a.example", "project=default&id={{id}}&origins=%2A",
+	fuzzForm(f, "POST /projects/origins", true, append(seedsWith("project=default&ref={{ref}}&origins=https%3A%2F%2Fshop.example", "project", "ref", "origins"),
+		"project=default&ref={{ref}}&origins=", "project=default&ref={{ref}}&origins=https%3A%2F%2FA.example%3A443%2F%0D%0Ahttp%3A%2F%2Flocalhost%3A3000",
+		"project=default&ref={{ref}}&origins=javascript%3Aalert(1)", "project=default&ref={{ref}}&origins=https%3A%2F%2Fb%C3%BCcher.example",
+		"project=default&ref={{ref}}&origins=https%3A%2F%2Fu%40a.example", "project=default&ref={{ref}}&origins=%2A",
 	)...)
 }
 
 func FuzzKeyRotateForm(f *testing.F) {
-	fuzzForm(f, "POST /projects/key/rotate", true, append(seedsWith("project=default&id={{id}}&key={{key}}&keep=24h", "project", "id", "key", "keep"),
-		"project=default&id={{id}}&key={{key}}&keep=revoke", "project=default&id={{id}}&key={{key}}&keep=0",
-		"project=default&id={{id}}&key={{key}}&keep=168h", "project=default&id={{id}}&key={{key}}&keep=-1",
-		"project=default&id={{id}}&key=&keep=24h", "project=default&id={{id}}&key={{oldkey}}&keep=24h",
-		"project=default&id={{id}}&key={{key}}&keep=24h&keep=0",
+	fuzzForm(f, "POST /projects/key/rotate", true, append(seedsWith("project=default&ref={{ref}}&key={{key}}&keep=24h", "project", "ref", "key", "keep"),
+		"project=default&ref={{ref}}&key={{key}}&keep=revoke", "project=default&ref={{ref}}&key={{key}}&keep=0",
+		"project=default&ref={{ref}}&key={{key}}&keep=168h", "project=default&ref={{ref}}&key={{key}}&keep=-1",
+		"project=default&ref={{ref}}&key=&keep=24h", "project=default&ref={{ref}}&key={{oldkey}}&keep=24h",
+		"project=default&ref={{ref}}&key={{key}}&keep=24h&keep=0",
 	)...)
 }
 
 func FuzzKeyRevokeForm(f *testing.F) {
-	fuzzForm(f, "POST /projects/key/revoke", true, append(seedsWith("project=default&id={{id}}&key={{oldkey}}", "project", "id", "key"),
-		"project=default&id={{id}}&key={{key}}", "project=default&id={{id}}&key=", "project=default&id={{id}}&key=pk_live_x",
+	fuzzForm(f, "POST /projects/key/revoke", true, append(seedsWith("project=default&ref={{ref}}&key={{oldkey}}", "project", "ref", "key"),
+		"project=default&ref={{ref}}&key={{key}}", "project=default&ref={{ref}}&key=", "project=default&ref={{ref}}&key=pk_live_x",
 	)...)
 }
 
 func FuzzProjectDeleteForm(f *testing.F) {
-	fuzzForm(f, "POST /projects/delete", true, append(seedsWith("project=default&id={{id}}&confirm=default", "project", "id", "confirm"),
-		"project=default&id={{id}}&confirm=DEFAULT", "project=default&id={{id}}&confirm=", "project=default&id=1&confirm=default",
+	fuzzForm(f, "POST /projects/delete", true, append(seedsWith("project=default&ref={{ref}}&confirm=default", "project", "ref", "confirm"),
+		"project=default&ref={{ref}}&confirm=DEFAULT", "project=default&ref={{ref}}&confirm=", "project=default&ref=1-0&confirm=default",
 	)...)
 }
 

@@ -134,8 +134,8 @@ func clip(s string, n int) string {
 }
 
 // formProject resolves the project a form was made for: its name, and its
-// id, so a form opened before a project was deleted and another created
-// with its name changes nothing.
+// ref (projectRef), so a form opened before a project was deleted and
+// another created with its name changes nothing.
 func (h *Handler) formProject(r *http.Request) (store.Project, error) {
 	name := r.PostForm.Get("project")
 	if name == "" {
@@ -145,10 +145,17 @@ func (h *Handler) formProject(r *http.Request) (store.Project, error) {
 	if err != nil {
 		return store.Project{}, err
 	}
-	if id := r.PostForm.Get("id"); id != strconv.FormatInt(p.ID, 10) {
+	if r.PostForm.Get("ref") != projectRef(p) {
 		return store.Project{}, webui.Errorf(webui.Conflict, "Project %s changed since that form was opened (it was deleted and made again). Nothing was changed; open its page again.", name)
 	}
 	return p, nil
+}
+
+// projectRef names one project in its forms: its id, which SQLite may give
+// again to a project made after a deleted one was purged, and its creation
+// time.
+func projectRef(p store.Project) string {
+	return strconv.FormatInt(p.ID, 10) + "-" + strconv.FormatInt(p.CreatedAt.UnixMilli(), 10)
 }
 
 // ProjectView serves GET /projects/view?project=NAME.
@@ -172,6 +179,7 @@ func (h *Handler) projectPage(r *http.Request, p store.Project, count int) pages
 	page := pages.ProjectPage{
 		Chrome:        h.ui.Chrome(r, "Project · "+p.Name, layout.NavProjects),
 		ID:            p.ID,
+		Ref:           projectRef(p),
 		Name:          p.Name,
 		CreatedAt:     p.CreatedAt,
 		IdentityURL:   identityURL(p.Name, nil, ""),
@@ -374,7 +382,7 @@ func (h *Handler) DeleteConfirm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) renderDelete(w http.ResponseWriter, r *http.Request, status int, p store.Project, count int, typed, errMsg string) error {
 	return h.ui.Page(w, r, status, pages.DeleteProject(pages.DeleteProjectPage{
 		Chrome: h.ui.Chrome(r, "Delete project "+p.Name, layout.NavProjects),
-		ID:     p.ID, Name: p.Name, BackURL: projectURL(p.Name, "delete"),
+		ID:     p.ID, Ref: projectRef(p), Name: p.Name, BackURL: projectURL(p.Name, "delete"),
 		Typed: clip(typed, 200), Error: errMsg, OnlyOne: count <= 1,
 	}))
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sendora/sendora/internal/server/dashtest"
 	"github.com/sendora/sendora/internal/store"
@@ -216,8 +217,8 @@ func TestProjectsThroughTheDashboard(t *testing.T) {
 	}
 	// A form made for another project of the same name (deleted, made
 	// again) changes nothing.
-	if r := postForm(t, c, d, "/projects/rename", map[string]string{"name": "x", "id": "999"}); r.StatusCode != 409 {
-		t.Errorf("rename with another id: status %d, want 409", r.StatusCode)
+	if r := postForm(t, c, d, "/projects/rename", map[string]string{"name": "x", "ref": "999-0"}); r.StatusCode != 409 {
+		t.Errorf("rename with another ref: status %d, want 409", r.StatusCode)
 	}
 	wantRedirect(t, postForm(t, c, d, "/projects/rename", map[string]string{"name": "store"}), "/projects/view?project=store")
 	if p, err := e.Store.ProjectByName(t.Context(), "store"); err != nil || p.ID != shop.ID || p.PublicKey != cur {
@@ -260,8 +261,9 @@ func TestProjectsThroughTheDashboard(t *testing.T) {
 	if r.Doc(t).Form("/projects/delete") != nil {
 		t.Error("the last project's delete page has a delete form")
 	}
-	if r := c.Post("/projects/delete", url.Values{"project": {"default"}, "id": {itoa(e.Project.ID)}, "confirm": {"default"}}); r.StatusCode != 409 {
-		t.Errorf("delete the last project: status %d, want 409", r.StatusCode)
+	last := c.Post("/projects/delete", url.Values{"project": {"default"}, "ref": {dashtest.Attr(projectPage(t, c, "default").Find("input", "name", "ref")[0], "value")}, "confirm": {"default"}})
+	if last.StatusCode != 409 || !strings.Contains(last.Body, "only project") {
+		t.Errorf("delete the last project: status %d, want 409 saying it is the only one", last.StatusCode)
 	}
 	if _, err := e.Store.ProjectByName(t.Context(), "default"); err != nil {
 		t.Fatal(err)
@@ -302,12 +304,12 @@ func TestProjectPagesNeedAnAdmin(t *testing.T) {
 			t.Errorf("GET %s signed out: %d %s", path, r.StatusCode, r.Header.Get("Location"))
 		}
 	}
-	id := itoa(e.Project.ID)
+	ref := itoa(e.Project.ID) + "-" + itoa(e.Project.CreatedAt.UnixMilli())
 	for path, form := range map[string]url.Values{
 		"/projects":            {"name": {"x"}},
-		"/projects/rename":     {"project": {"default"}, "id": {id}, "name": {"x"}},
-		"/projects/key/rotate": {"project": {"default"}, "id": {id}, "key": {e.Project.PublicKey}, "keep": {"0"}},
-		"/projects/delete":     {"project": {"default"}, "id": {id}, "confirm": {"default"}},
+		"/projects/rename":     {"project": {"default"}, "ref": {ref}, "name": {"x"}},
+		"/projects/key/rotate": {"project": {"default"}, "ref": {ref}, "key": {e.Project.PublicKey}, "keep": {"0"}},
+		"/projects/delete":     {"project": {"default"}, "ref": {ref}, "confirm": {"default"}},
 	} {
 		if r := c.Post(path, form); r.StatusCode < 300 || r.StatusCode == http.StatusOK {
 			t.Errorf("POST %s signed out: %d", path, r.StatusCode)
@@ -316,4 +318,42 @@ func TestProjectPagesNeedAnAdmin(t *testing.T) {
 	if p, err := e.Store.ProjectByName(t.Context(), "default"); err != nil || p.PublicKey != e.Project.PublicKey {
 		t.Errorf("signed-out posts changed the project: %+v %v", p, err)
 	}
+}
+
+// TestStaleFormOfADeletedProject: on SQLite a project made after another
+// was deleted and purged may get its id back; a form left open for the
+// deleted project (same name, same id) changes nothing of the new one.
+func TestStaleFormOfADeletedProject(t *testing.T) {
+	e, c := signedIn(t)
+	wantRedirect(t, c.Post("/projects", url.Values{"name": {"shop"}}), "/projects/view")
+	old, _ := e.Store.ProjectByName(t.Context(), "shop")
+	stale := projectPage(t, c, "shop")
+	del := c.Get("/projects/delete?project=shop").Doc(t)
+	wantRedirect(t, postForm(t, c, del, "/projects/delete", map[string]string{"confirm": "shop"}), "/projects")
+	if _, err := e.Store.PurgeDeletedProjects(t.Context(), 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(time.Second) // the new project's creation time differs
+	wantRedirect(t, c.Post("/projects", url.Values{"name": {"shop"}}), "/projects/view")
+	now, _ := e.Store.ProjectByName(t.Context(), "shop")
+	t.Logf("%s: the deleted project had id %d, the new one has %d", e.Store.Dialect(), old.ID, now.ID)
+	for action, set := range map[string]map[string]string{
+		"/projects/rename":     {"name": "hijacked"},
+		"/projects/origins":    {"origins": "https://evil.example"},
+		"/projects/key/rotate": {"keep": "0", "key": now.PublicKey},
+	} {
+		if r := postForm(t, c, stale, action, set); r.StatusCode != http.StatusConflict {
+			t.Errorf("stale %s: status %d, want 409", action, r.StatusCode)
+		}
+	}
+	if r := postForm(t, c, del, "/projects/delete", map[string]string{"confirm": "shop"}); r.StatusCode != http.StatusConflict {
+		t.Errorf("stale delete: status %d, want 409", r.StatusCode)
+	}
+	if p, err := e.Store.ProjectByName(t.Context(), "shop"); err != nil || p.PublicKey != now.PublicKey || len(p.AllowedOrigins) != 0 {
+		t.Errorf("the new project after stale forms: %+v %v", p, err)
+	}
+}
+
+func TestStaleFormOfADeletedProjectOnPostgres(t *testing.T) {
+	storetest.OnPostgres(t, TestStaleFormOfADeletedProject)
 }

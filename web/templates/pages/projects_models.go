@@ -29,8 +29,12 @@ type ProjectRow struct {
 
 // ProjectPage is one project: its keys, origins, name and deletion.
 type ProjectPage struct {
-	Chrome      layout.Chrome
-	ID          int64
+	Chrome layout.Chrome
+	ID     int64
+	// Ref names this project in its forms: its id and creation time, so a
+	// form made for a deleted project never changes one made later, even
+	// one that got its name and (on SQLite) its id.
+	Ref         string
 	Name        string
 	CreatedAt   time.Time
 	IdentityURL string
@@ -67,6 +71,7 @@ type KeepOption struct {
 type DeleteProjectPage struct {
 	Chrome  layout.Chrome
 	ID      int64
+	Ref     string
 	Name    string
 	BackURL string
 	Typed   string
