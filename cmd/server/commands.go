@@ -217,7 +217,7 @@ func cmdProjectKeyRotate(ctx context.Context, e env, args []string) error {
 		"the old key early.")
 	f.dataFlag()
 	project := f.fs.String("project", "", "project name (default: \"default\")")
-	keepText := f.fs.String("keep", store.DefaultKeyKeep.String(), "how long the replaced key keeps working: 0 (stops at once) up to 720h, or until-revoked")
+	keepText := f.fs.String("keep", strings.TrimSuffix(strings.TrimSuffix(store.DefaultKeyKeep.String(), "0s"), "0m"), "how long the replaced key keeps working: 0 (stops at once) up to 720h, or until-revoked")
 	args, err := f.parse(args)
 	if err != nil {
 		return err
