@@ -78,101 +78,116 @@ func TestBrowserProjects(t *testing.T) {
 	srv, _ := projectsServer(t)
 	signIn(t, ctx, srv)
 
-	// 1. The Projects link in the navigation; create a project.
-	submit(t, ctx, "nav.topnav a[href='/projects']")
-	if cur, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("nav.topnav a[href='/projects']"), "aria-current")); cur.Value != "page" {
-		t.Errorf("the Projects link is not marked current: %q", cur.Value)
+	// shot saves the page and, on a phone, checks it does not scroll sideways.
+	width := 1280
+	shot := func(name string) {
+		t.Helper()
+		if width < 600 {
+			fitsWidth(t, ctx, name, width)
+		}
+		shots.shot(ctx, name)
 	}
-	shots.shot(ctx, "pr01-projects")
-	must(t, "name", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), "shop")))
-	submit(t, ctx, "form[action^='/projects#'] button[type=submit]")
-	if h := text(t, ctx, "main h1"); h != "Project · shop" {
-		t.Fatalf("after create: %q", h)
-	}
-	oldKey := text(t, ctx, "#current-key")
-	wantKey(t, srv.url, oldKey, 200, "a new project's key")
-	shots.shot(ctx, "pr02-project-created")
+	// life goes through one project's life, at the current width.
+	life := func(tag, name, renamed string) {
+		t.Helper()
+		// 1. The Projects link in the navigation; create a project.
+		submit(t, ctx, "nav.topnav a[href='/projects']")
+		if cur, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("nav.topnav a[href='/projects']"), "aria-current")); cur.Value != "page" {
+			t.Errorf("the Projects link is not marked current: %q", cur.Value)
+		}
+		shot(tag + "01-projects")
+		must(t, "name", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), name)))
+		submit(t, ctx, "form[action^='/projects#'] button[type=submit]")
+		if h := text(t, ctx, "main h1"); h != "Project · "+name {
+			t.Fatalf("after create: %q", h)
+		}
+		oldKey := text(t, ctx, "#current-key")
+		wantKey(t, srv.url, oldKey, 200, "a new project's key")
+		shot(tag + "02-project-created")
 
-	// 2. Rename; the key stays.
-	must(t, "rename", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("rename-input"), "storefront")))
-	submit(t, ctx, "form[action^='/projects/rename#'] button[type=submit]")
-	if h := text(t, ctx, "main h1"); h != "Project · storefront" {
-		t.Errorf("after rename: %q", h)
-	}
-	if k := text(t, ctx, "#current-key"); k != oldKey {
-		t.Errorf("key after rename = %q, want %q", k, oldKey)
-	}
-	wantKey(t, srv.url, oldKey, 200, "after the rename")
+		// 2. Rename; the key stays.
+		must(t, "rename", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("rename-input"), renamed)))
+		submit(t, ctx, "form[action^='/projects/rename#'] button[type=submit]")
+		if h := text(t, ctx, "main h1"); h != "Project · "+renamed {
+			t.Errorf("after rename: %q", h)
+		}
+		if k := text(t, ctx, "#current-key"); k != oldKey {
+			t.Errorf("key after rename = %q, want %q", k, oldKey)
+		}
+		wantKey(t, srv.url, oldKey, 200, "after the rename")
 
-	// 3. Origins: a bad one is refused with the field marked, then a good list.
-	must(t, "bad origin", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("origins-input"), "shop.example")))
-	submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
-	if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("origins-input"), "aria-invalid")); inv.Value != "true" {
-		t.Error("a bad origin does not mark the field invalid")
-	}
-	if e := text(t, ctx, "#origins-error"); !strings.Contains(e, "not an origin") {
-		t.Errorf("origins error = %q", e)
-	}
-	shots.shot(ctx, "pr03-origins-refused")
-	must(t, "origins", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("origins-input"), "https://shop.example\nhttps://WWW.shop.example:443")))
-	submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
-	if f := text(t, ctx, ".flash"); !strings.Contains(f, "https://shop.example, https://www.shop.example") {
-		t.Errorf("origins flash = %q", f)
-	}
-	if code, _ := originAnswer(t, srv.url, oldKey, "https://evil.example"); code != 403 {
-		t.Errorf("event from another site: %d, want 403", code)
-	}
-	if code, _ := originAnswer(t, srv.url, oldKey, "https://www.shop.example"); code != 200 {
-		t.Errorf("event from an allowed site: %d", code)
-	}
+		// 3. Origins: a bad one is refused with the field marked, then a good list.
+		must(t, "bad origin", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("origins-input"), "shop.example")))
+		submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
+		if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("origins-input"), "aria-invalid")); inv.Value != "true" {
+			t.Error("a bad origin does not mark the field invalid")
+		}
+		if e := text(t, ctx, "#origins-error"); !strings.Contains(e, "not an origin") {
+			t.Errorf("origins error = %q", e)
+		}
+		shot(tag + "03-origins-refused")
+		must(t, "origins", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("origins-input"), "https://shop.example\nhttps://WWW.shop.example:443")))
+		submit(t, ctx, "form[action^='/projects/origins#'] button[type=submit]")
+		if f := text(t, ctx, ".flash"); !strings.Contains(f, "https://shop.example, https://www.shop.example") {
+			t.Errorf("origins flash = %q", f)
+		}
+		if code, _ := originAnswer(t, srv.url, oldKey, "https://evil.example"); code != 403 {
+			t.Errorf("event from another site: %d, want 403", code)
+		}
+		if code, _ := originAnswer(t, srv.url, oldKey, "https://www.shop.example"); code != 200 {
+			t.Errorf("event from an allowed site: %d", code)
+		}
 
-	// 4. Issue a second key, keeping the old one until it is revoked.
-	must(t, "keep until revoked", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("input[name=keep][value=revoke]"), chromedp.NodeVisible)))
-	submit(t, ctx, "form[action^='/projects/key/rotate#'] button[type=submit]")
-	newKey := text(t, ctx, "#current-key")
-	if newKey == oldKey || !strings.HasPrefix(newKey, "pk_live_") || text(t, ctx, "#old-key") != oldKey {
-		t.Fatalf("after the rotation: current %q old %q", newKey, text(t, ctx, "#old-key"))
-	}
-	wantKey(t, srv.url, oldKey, 200, "old key during the switch")
-	wantKey(t, srv.url, newKey, 200, "new key during the switch")
-	// The copy button, shown by the script, copies the visible key.
-	must(t, "copy shown", chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("button[data-copy=current-key]"))))
-	must(t, "copy", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("button[data-copy=current-key]"))))
-	must(t, "copy status", chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("copy-status").textContent.length > 0`)))
-	if s := text(t, ctx, "#copy-status"); !strings.Contains(s, "copied") && !strings.Contains(s, "copy it by hand") {
-		t.Errorf("copy status = %q", s)
-	}
-	shots.shot(ctx, "pr04-two-keys")
+		// 4. Issue a second key, keeping the old one until it is revoked.
+		must(t, "keep until revoked", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("input[name=keep][value=revoke]"), chromedp.NodeVisible)))
+		submit(t, ctx, "form[action^='/projects/key/rotate#'] button[type=submit]")
+		newKey := text(t, ctx, "#current-key")
+		if newKey == oldKey || !strings.HasPrefix(newKey, "pk_live_") || text(t, ctx, "#old-key") != oldKey {
+			t.Fatalf("after the rotation: current %q old %q", newKey, text(t, ctx, "#old-key"))
+		}
+		wantKey(t, srv.url, oldKey, 200, "old key during the switch")
+		wantKey(t, srv.url, newKey, 200, "new key during the switch")
+		// The copy button, shown by the script, copies the visible key.
+		must(t, "copy shown", chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("button[data-copy=current-key]"))))
+		must(t, "copy", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("button[data-copy=current-key]"))))
+		must(t, "copy status", chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("copy-status").textContent.length > 0`)))
+		if s := text(t, ctx, "#copy-status"); !strings.Contains(s, "copied") && !strings.Contains(s, "copy it by hand") {
+			t.Errorf("copy status = %q", s)
+		}
+		shot(tag + "04-two-keys")
 
-	// 5. Revoke the old key: refused as an unknown key from now on.
-	submit(t, ctx, "form[action^='/projects/key/revoke#'] button[type=submit]")
-	if f := text(t, ctx, ".flash"); !strings.Contains(f, "revoked") {
-		t.Errorf("revoke flash = %q", f)
-	}
-	wantKey(t, srv.url, oldKey, 401, "revoked key")
-	wantKey(t, srv.url, newKey, 200, "new key after the revoke")
-	shots.shot(ctx, "pr05-revoked")
+		// 5. Revoke the old key: refused as an unknown key from now on.
+		submit(t, ctx, "form[action^='/projects/key/revoke#'] button[type=submit]")
+		if f := text(t, ctx, ".flash"); !strings.Contains(f, "revoked") {
+			t.Errorf("revoke flash = %q", f)
+		}
+		wantKey(t, srv.url, oldKey, 401, "revoked key")
+		wantKey(t, srv.url, newKey, 200, "new key after the revoke")
+		shot(tag + "05-revoked")
 
-	// 6. Delete: a wrong name is refused, the right one deletes.
-	submit(t, ctx, "#delete a.button")
-	shots.shot(ctx, "pr06-delete-confirm")
-	must(t, "type wrong", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("confirm-name"), "Storefront")))
-	submit(t, ctx, "form[action='/projects/delete'] button[type=submit]")
-	if e := text(t, ctx, "#confirm-error"); !strings.Contains(e, "Nothing was deleted") {
-		t.Errorf("wrong name: %q", e)
+		// 6. Delete: a wrong name is refused, the right one deletes.
+		submit(t, ctx, "#delete a.button")
+		shot(tag + "06-delete-confirm")
+		must(t, "type wrong", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("confirm-name"), strings.ToUpper(renamed))))
+		submit(t, ctx, "form[action='/projects/delete'] button[type=submit]")
+		if e := text(t, ctx, "#confirm-error"); !strings.Contains(e, "Nothing was deleted") {
+			t.Errorf("wrong name: %q", e)
+		}
+		wantKey(t, srv.url, newKey, 200, "after a refused delete")
+		shot(tag + "07-delete-refused")
+		must(t, "type right", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("confirm-name"), renamed)))
+		submit(t, ctx, "form[action='/projects/delete'] button[type=submit]")
+		if f := text(t, ctx, ".flash"); !strings.Contains(f, renamed+" is deleted") {
+			t.Errorf("delete flash = %q", f)
+		}
+		if body := text(t, ctx, "main table"); strings.Contains(body, renamed) {
+			t.Errorf("the list still shows the deleted project: %q", body)
+		}
+		wantKey(t, srv.url, newKey, 401, "a deleted project's key")
+		shot(tag + "08-deleted")
 	}
-	wantKey(t, srv.url, newKey, 200, "after a refused delete")
-	shots.shot(ctx, "pr07-delete-refused")
-	must(t, "type right", chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("confirm-name"), "storefront")))
-	submit(t, ctx, "form[action='/projects/delete'] button[type=submit]")
-	if f := text(t, ctx, ".flash"); !strings.Contains(f, "storefront is deleted") {
-		t.Errorf("delete flash = %q", f)
-	}
-	if body := text(t, ctx, "main table"); strings.Contains(body, "storefront") {
-		t.Errorf("the list still shows the deleted project: %q", body)
-	}
-	wantKey(t, srv.url, newKey, 401, "a deleted project's key")
-	shots.shot(ctx, "pr08-deleted")
+	life("pr", "shop", "storefront")
+
 	// The audit log names each change, by the admin.
 	submit(t, ctx, "nav.topnav a[href='/audit']")
 	audit := text(t, ctx, "main table")
@@ -184,7 +199,14 @@ func TestBrowserProjects(t *testing.T) {
 	shots.shot(ctx, "pr08a-audit")
 	submit(t, ctx, "nav.topnav a[href='/projects']")
 
-	// 7. A phone: a project during a rotation, the list, the confirmation.
+	// 7. The same life on a phone, then a project during a rotation, the
+	// list and the confirmations there.
+	must(t, "phone", chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)))
+	width = 390
+	life("pr-phone", "app", "app.eu")
+	must(t, "desktop again", chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
+	width = 1280
+	submit(t, ctx, "nav.topnav a[href='/projects']")
 	must(t, "another", chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("create-name"), "mobile-app.eu")))
 	submit(t, ctx, "form[action^='/projects#'] button[type=submit]")
 	must(t, "keep 24h", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("input[name=keep][value='24h']"), chromedp.NodeVisible)))
