@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -61,6 +63,30 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	return checkNotNewer(ctx, p)
+}
+
+// lockMigrations holds an exclusive lock on a file beside the SQLite
+// database until unlock, so that processes opening one database at once
+// (the server and a CLI command, or tests opening six) set it up and
+// migrate one after the other, as PostgreSQL's advisory lock makes
+// instances do. Without it each process read the version, and a migration
+// that can run twice (one that rebuilds a table under a new name) was
+// applied and recorded once per process; and a first connection switching
+// a new database to WAL could find another's migration holding the lock
+// (SQLITE_BUSY). The kernel releases the lock if the process dies.
+func lockMigrations(dbPath string) (unlock func(), _ error) {
+	f, err := os.OpenFile(dbPath+".migrate-lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func checkNotNewer(ctx context.Context, p *goose.Provider) error {

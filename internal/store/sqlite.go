@@ -82,6 +82,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	registerSQLiteFunctions()
+	unlock, err := lockMigrations(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
