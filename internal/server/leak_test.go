@@ -269,8 +269,11 @@ func TestSecretAndTokensNeverKept(t *testing.T) {
 	}
 	dir := filepath.Dir(e.Store.Path())
 	files := scanDir(t, dir, all)
-	if strings.Join(files, " ") != "sendora.db sendora.db-shm sendora.db-wal" {
-		t.Errorf("data files = %v, want the database, its WAL and shared memory", files)
+	if strings.Join(files, " ") != "sendora.db sendora.db-shm sendora.db-wal sendora.db.migrate-lock" {
+		t.Errorf("data files = %v, want the database, its WAL and shared memory, and the empty lock file of opening it", files)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "sendora.db.migrate-lock")); err != nil || fi.Size() != 0 {
+		t.Errorf("the lock file of opening the database holds something: %v, %v", fi, err)
 	}
 	db, err := sql.Open("sqlite", "file:"+e.Store.Path()+"?_pragma=busy_timeout(10000)")
 	if err != nil {
