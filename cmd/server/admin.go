@@ -176,7 +176,7 @@ func cmdAdminRemove(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	n, err := auth.RemoveAdmin(ctx, d.Store, addr, store.Change{Actor: "cli", At: time.Now()})
+	n, err := auth.RemoveAdmin(ctx, d.Store, addr, cliAudit())
 	if err != nil {
 		return fmt.Errorf("admin remove: %w", err)
 	}
@@ -214,7 +214,7 @@ func cmdAdminResetPassword(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := auth.ResetPassword(ctx, d.Store, auth.NewHasher(auth.DefaultParams, 1), addr, pw, store.Change{Actor: "cli", At: time.Now()})
+	n, err := auth.ResetPassword(ctx, d.Store, auth.NewHasher(auth.DefaultParams, 1), addr, pw, cliAudit())
 	if err != nil {
 		return fmt.Errorf("admin reset-password: %w", err)
 	}

@@ -31,7 +31,7 @@ const (
 // ResetPassword checks the password, stores its hash for the admin with the
 // email and ends every session of that admin; the CLI's `admin
 // reset-password` uses it. It returns how many sessions it ended.
-func ResetPassword(ctx context.Context, st *store.Store, h *Hasher, email, password string, c store.Change) (int64, error) {
+func ResetPassword(ctx context.Context, st *store.Store, h *Hasher, email, password string, c store.Audit) (int64, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return 0, err
@@ -58,7 +58,7 @@ func ResetPassword(ctx context.Context, st *store.Store, h *Hasher, email, passw
 // RemoveAdmin removes the admin with the email and ends its sessions,
 // never the last admin; the CLI's `admin remove` and the Admins page use
 // it. Its errors are fit to show: no such admin, or the last one.
-func RemoveAdmin(ctx context.Context, st *store.Store, email string, c store.Change) (int64, error) {
+func RemoveAdmin(ctx context.Context, st *store.Store, email string, c store.Audit) (int64, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return 0, err
@@ -73,8 +73,8 @@ func RemoveAdmin(ctx context.Context, st *store.Store, email string, c store.Cha
 	return n, err
 }
 
-func (s *Service) change(r *http.Request) store.Change {
-	c := store.Change{IP: s.ips.IP(r), At: s.now()}
+func (s *Service) change(r *http.Request) store.Audit {
+	c := store.Audit{IP: s.ips.IP(r), At: s.now()}
 	if v, ok := Current(r.Context()); ok {
 		c.Actor = v.Admin.Email
 	}

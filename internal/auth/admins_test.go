@@ -280,7 +280,7 @@ func TestRemoveEachOtherAtOnce(t *testing.T) {
 		e.CreateAdmin(b)
 		for _, x := range mustList(t, e) {
 			if x != a && x != b {
-				if _, err := e.Store.RemoveAdmin(ctx, x, store.Change{Actor: "test", At: e.Clock.Now()}); err != nil {
+				if _, err := e.Store.RemoveAdmin(ctx, x, store.Audit{Actor: "test", At: e.Clock.Now()}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -150,7 +150,7 @@ func (f *formFuzzer) reset(tb testing.TB) {
 	sum := sha256.Sum256([]byte(f.invite))
 	now := f.e.Clock.Now()
 	if err := f.e.Store.CreateInvite(ctx, store.Invite{TokenHash: sum[:], Email: fuzzInvited, InvitedBy: fuzzAdmin, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-		store.Change{Actor: fuzzAdmin, At: now}); err != nil {
+		store.Audit{Actor: fuzzAdmin, At: now}); err != nil {
 		tb.Fatal(err)
 	}
 	form := url.Values{"email": {fuzzAdmin}, "password": {f.password}}

@@ -40,6 +40,13 @@ type Audit struct {
 	IP        string
 }
 
+// as returns a, who made a change and when, as the audit entry of action
+// with detail.
+func (a Audit) as(action, detail string) Audit {
+	a.Action, a.Detail = action, detail
+	return a
+}
+
 func addAudit(ctx context.Context, ex interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, a Audit) error {

@@ -34,13 +34,6 @@ type Invite struct {
 	ExpiresAt time.Time
 }
 
-// Change is who makes an admin change, and when, for the audit log.
-type Change struct {
-	Actor string // an admin's email, or "cli"
-	IP    string
-	At    time.Time
-}
-
 // ListAdmins returns every admin, oldest first.
 func (s *Store) ListAdmins(ctx context.Context) ([]Admin, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
@@ -75,7 +68,7 @@ func (s *Store) RecordLogin(ctx context.Context, adminID int64, at time.Time) er
 // transaction, and returns how many sessions it ended. It refuses (ErrLastAdmin) when no other admin would
 // be left: removals racing on any instance take turns under one lock, so
 // two admins removing each other at once cannot both succeed.
-func (s *Store) RemoveAdmin(ctx context.Context, email string, c Change) (sessions int64, err error) {
+func (s *Store) RemoveAdmin(ctx context.Context, email string, c Audit) (sessions int64, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.serialize(ctx, tx, "admins"); err != nil {
 			return err
@@ -118,7 +111,7 @@ func (s *Store) RemoveAdmin(ctx context.Context, email string, c Change) (sessio
 		if n, _ := res.RowsAffected(); n > 0 {
 			detail += fmt.Sprintf(" invitations cancelled=%d", n)
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminRemove, Detail: detail})
+		return addAudit(ctx, tx, c.as(ActionAdminRemove, detail))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: remove admin %s: %w", email, err)
@@ -129,7 +122,7 @@ func (s *Store) RemoveAdmin(ctx context.Context, email string, c Change) (sessio
 // ResetPassword sets the password hash of the admin with the email, ends
 // every session of that admin and audits it, in one transaction, and
 // returns how many sessions it ended.
-func (s *Store) ResetPassword(ctx context.Context, email, hash string, c Change) (sessions int64, err error) {
+func (s *Store) ResetPassword(ctx context.Context, email, hash string, c Audit) (sessions int64, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE email = $3 RETURNING id`,
@@ -149,8 +142,8 @@ func (s *Store) ResetPassword(ctx context.Context, email, hash string, c Change)
 		if err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionPasswordReset,
-			Detail: fmt.Sprintf("email=%s sessions ended=%d invitations cancelled=%d", email, sessions, cancelled)})
+		return addAudit(ctx, tx, c.as(ActionPasswordReset,
+			fmt.Sprintf("email=%s sessions ended=%d invitations cancelled=%d", email, sessions, cancelled)))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: reset password of %s: %w", email, err)
@@ -173,7 +166,7 @@ func cancelInvitesBy(ctx context.Context, tx *sql.Tx, email string) (int64, erro
 // CreateInvite stores an invitation for an email no admin has (else
 // ErrConflict), replacing any earlier invitation of that email, and
 // audits it.
-func (s *Store) CreateInvite(ctx context.Context, inv Invite, c Change) error {
+func (s *Store) CreateInvite(ctx context.Context, inv Invite, c Audit) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.serialize(ctx, tx, "admins"); err != nil {
 			return err
@@ -209,7 +202,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv Invite, c Change) error {
 		if replaced > 0 {
 			detail += " (replaces the earlier link)"
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminInvite, Detail: detail})
+		return addAudit(ctx, tx, c.as(ActionAdminInvite, detail))
 	})
 	if err != nil {
 		return fmt.Errorf("store: invite %s: %w", inv.Email, err)
@@ -268,7 +261,7 @@ func (s *Store) PendingInvites(ctx context.Context, now time.Time) ([]Invite, er
 
 // CancelInvite deletes the pending invitation of the email (ErrNotFound
 // when there is none) and audits it.
-func (s *Store) CancelInvite(ctx context.Context, email string, c Change) error {
+func (s *Store) CancelInvite(ctx context.Context, email string, c Audit) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM admin_invites WHERE email = $1`, email)
 		if err != nil {
@@ -277,7 +270,7 @@ func (s *Store) CancelInvite(ctx context.Context, email string, c Change) error 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return addAudit(ctx, tx, Audit{At: c.At, Actor: c.Actor, IP: c.IP, Action: ActionAdminInviteCancel, Detail: "email=" + email})
+		return addAudit(ctx, tx, c.as(ActionAdminInviteCancel, "email="+email))
 	})
 	if err != nil {
 		return fmt.Errorf("store: cancel invitation of %s: %w", email, err)
@@ -291,7 +284,7 @@ func (s *Store) CancelInvite(ctx context.Context, email string, c Change) error 
 // (the loser gets ErrNotFound, as for an expired or unknown link). An
 // email that became an admin meanwhile is ErrConflict, and the link is
 // used up all the same.
-func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, passwordHash string, c Change) (Admin, error) {
+func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, passwordHash string, c Audit) (Admin, error) {
 	var created Admin
 	var inv Invite
 	err := s.tx(ctx, func(tx *sql.Tx) error {

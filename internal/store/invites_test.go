@@ -38,7 +38,7 @@ func TestRemoveAdminEndsSessionsAndNeverTheLast(t *testing.T) {
 		mustSession(t, s, ada, "ada-1")
 		mustSession(t, s, bob, "bob-1")
 		mustSession(t, s, bob, "bob-2")
-		c := store.Change{Actor: "ada@example.com", IP: "192.0.2.1", At: adminsNow}
+		c := store.Audit{Actor: "ada@example.com", IP: "192.0.2.1", At: adminsNow}
 
 		if _, err := s.RemoveAdmin(ctx, "nobody@example.com", c); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("removing an unknown admin: err = %v, want ErrNotFound", err)
@@ -86,7 +86,7 @@ func TestRemoveAdminRaceLeavesOne(t *testing.T) {
 				survivors, _ := s.ListAdmins(ctx)
 				for _, x := range survivors {
 					if x.Email != a && x.Email != b {
-						if _, err := s.RemoveAdmin(ctx, x.Email, store.Change{Actor: "t", At: adminsNow}); err != nil {
+						if _, err := s.RemoveAdmin(ctx, x.Email, store.Audit{Actor: "t", At: adminsNow}); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -94,8 +94,8 @@ func TestRemoveAdminRaceLeavesOne(t *testing.T) {
 			}
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
-			wg.Go(func() { _, errs[0] = s.RemoveAdmin(ctx, b, store.Change{Actor: a, At: adminsNow}) })
-			wg.Go(func() { _, errs[1] = other.RemoveAdmin(ctx, a, store.Change{Actor: b, At: adminsNow}) })
+			wg.Go(func() { _, errs[0] = s.RemoveAdmin(ctx, b, store.Audit{Actor: a, At: adminsNow}) })
+			wg.Go(func() { _, errs[1] = other.RemoveAdmin(ctx, a, store.Audit{Actor: b, At: adminsNow}) })
 			wg.Wait()
 			won := 0
 			for _, err := range errs {
@@ -124,14 +124,14 @@ func TestRemovedAdminsInvitationsEnd(t *testing.T) {
 		backdoor.InvitedBy = "mallory@example.com"
 		kept := invite("bob@example.com", "k", adminsNow.Add(24*time.Hour))
 		for _, inv := range []store.Invite{backdoor, kept} {
-			if err := s.CreateInvite(ctx, inv, store.Change{Actor: inv.InvitedBy, At: adminsNow}); err != nil {
+			if err := s.CreateInvite(ctx, inv, store.Audit{Actor: inv.InvitedBy, At: adminsNow}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Audit{Actor: "ada@example.com", At: adminsNow}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AcceptInvite(ctx, backdoor.TokenHash, "h", store.Change{At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.AcceptInvite(ctx, backdoor.TokenHash, "h", store.Audit{At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the removed admin's invitation still works: %v", err)
 		}
 		if _, err := s.InviteByHash(ctx, kept.TokenHash, adminsNow); err != nil {
@@ -152,7 +152,7 @@ func TestResetPasswordEndsEverySession(t *testing.T) {
 		mustSession(t, s, ada, "ada-2")
 		mustSession(t, s, bob, "bob-1")
 		later := adminsNow.Add(time.Hour)
-		n, err := s.ResetPassword(ctx, "ada@example.com", "new-hash", store.Change{Actor: "cli", At: later})
+		n, err := s.ResetPassword(ctx, "ada@example.com", "new-hash", store.Audit{Actor: "cli", At: later})
 		if err != nil || n != 2 {
 			t.Fatalf("ResetPassword = %d, %v; want 2 sessions ended", n, err)
 		}
@@ -163,7 +163,7 @@ func TestResetPasswordEndsEverySession(t *testing.T) {
 		if _, _, err := s.SessionByHash(ctx, "bob-1"); err != nil {
 			t.Errorf("another admin's session ended: %v", err)
 		}
-		if _, err := s.ResetPassword(ctx, "nobody@example.com", "h", store.Change{Actor: "cli", At: later}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ResetPassword(ctx, "nobody@example.com", "h", store.Audit{Actor: "cli", At: later}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown admin: err = %v, want ErrNotFound", err)
 		}
 		log, _ := s.AuditLog(ctx, 0, 1)
@@ -182,7 +182,7 @@ func TestInvitesWorkOnceAndExpire(t *testing.T) {
 	ctx := context.Background()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		mustAdmin(t, s, "ada@example.com")
-		c := store.Change{Actor: "ada@example.com", At: adminsNow}
+		c := store.Audit{Actor: "ada@example.com", At: adminsNow}
 		exp := adminsNow.Add(24 * time.Hour)
 
 		if err := s.CreateInvite(ctx, invite("ada@example.com", "t0", exp), c); !errors.Is(err, store.ErrConflict) {
@@ -212,7 +212,7 @@ func TestInvitesWorkOnceAndExpire(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, st := range []*store.Store{s, other} {
-			wg.Go(func() { _, errs[i] = st.AcceptInvite(ctx, bob.TokenHash, "hash", store.Change{At: at}) })
+			wg.Go(func() { _, errs[i] = st.AcceptInvite(ctx, bob.TokenHash, "hash", store.Audit{At: at}) })
 		}
 		wg.Wait()
 		won := 0
@@ -231,7 +231,7 @@ func TestInvitesWorkOnceAndExpire(t *testing.T) {
 		if err != nil || !b.LastLoginAt.Equal(at) || b.PasswordHash != "hash" {
 			t.Errorf("the invited admin: %+v, %v", b, err)
 		}
-		if _, err := s.AcceptInvite(ctx, bob.TokenHash, "hash2", store.Change{At: at}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.AcceptInvite(ctx, bob.TokenHash, "hash2", store.Audit{At: at}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("reusing the link: err = %v, want ErrNotFound", err)
 		}
 		log, _ := s.AuditLog(ctx, 0, 1)
@@ -245,7 +245,7 @@ func TestInvitesWorkOnceAndExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 		late := adminsNow.Add(time.Hour)
-		if _, err := s.AcceptInvite(ctx, cy.TokenHash, "h", store.Change{At: late}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.AcceptInvite(ctx, cy.TokenHash, "h", store.Audit{At: late}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("expired link: err = %v, want ErrNotFound", err)
 		}
 		if _, err := s.InviteByHash(ctx, cy.TokenHash, late); !errors.Is(err, store.ErrNotFound) {
@@ -264,7 +264,7 @@ func TestInvitesWorkOnceAndExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustAdmin(t, s, "dee@example.com")
-		if _, err := s.AcceptInvite(ctx, dee.TokenHash, "h", store.Change{At: at}); !errors.Is(err, store.ErrConflict) {
+		if _, err := s.AcceptInvite(ctx, dee.TokenHash, "h", store.Audit{At: at}); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("accepting for an existing admin: err = %v, want ErrConflict", err)
 		}
 		if _, err := s.InviteByHash(ctx, dee.TokenHash, at); !errors.Is(err, store.ErrNotFound) {
@@ -311,12 +311,12 @@ func TestInviteOfARemovedAdmin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		mustAdmin(t, s, "ada@example.com")
 		mustAdmin(t, s, "mallory@example.com")
-		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+		if _, err := s.RemoveAdmin(ctx, "mallory@example.com", store.Audit{Actor: "ada@example.com", At: adminsNow}); err != nil {
 			t.Fatal(err)
 		}
 		late := invite("mallory2@example.com", "late", adminsNow.Add(24*time.Hour))
 		late.InvitedBy = "mallory@example.com"
-		if err := s.CreateInvite(ctx, late, store.Change{Actor: "mallory@example.com", At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
+		if err := s.CreateInvite(ctx, late, store.Audit{Actor: "mallory@example.com", At: adminsNow}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("an invitation by a removed admin: err = %v, want ErrNotFound", err)
 		}
 		if _, err := s.InviteByHash(ctx, late.TokenHash, adminsNow); !errors.Is(err, store.ErrNotFound) {
@@ -337,18 +337,18 @@ func TestNewPasswordCancelsInvitations(t *testing.T) {
 		byBob := func(email, token string) store.Invite {
 			inv := invite(email, token, adminsNow.Add(24*time.Hour))
 			inv.InvitedBy = "bob@example.com"
-			if err := s.CreateInvite(ctx, inv, store.Change{Actor: "bob@example.com", At: adminsNow}); err != nil {
+			if err := s.CreateInvite(ctx, inv, store.Audit{Actor: "bob@example.com", At: adminsNow}); err != nil {
 				t.Fatal(err)
 			}
 			return inv
 		}
 		kept := invite("carol@example.com", "kept", adminsNow.Add(24*time.Hour))
-		if err := s.CreateInvite(ctx, kept, store.Change{Actor: "ada@example.com", At: adminsNow}); err != nil {
+		if err := s.CreateInvite(ctx, kept, store.Audit{Actor: "ada@example.com", At: adminsNow}); err != nil {
 			t.Fatal(err)
 		}
 
 		first := byBob("eve@example.com", "eve")
-		if _, err := s.ResetPassword(ctx, "bob@example.com", "h2", store.Change{Actor: "cli", At: adminsNow}); err != nil {
+		if _, err := s.ResetPassword(ctx, "bob@example.com", "h2", store.Audit{Actor: "cli", At: adminsNow}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.InviteByHash(ctx, first.TokenHash, adminsNow); !errors.Is(err, store.ErrNotFound) {
