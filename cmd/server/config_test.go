@@ -29,6 +29,8 @@ func TestConfigIsStrict(t *testing.T) {
 		{"env pending below a batch", map[string]string{"SENDORA_MAX_PENDING_EVENTS": "499"}, nil, "below the largest batch"},
 		{"inflight below a batch", nil, []string{"--max-inflight-bytes", "1000"}, "below one batch body"},
 		{"no request per address", nil, []string{"--max-inflight-per-ip", "0"}, "--max-inflight-per-ip"},
+		{"refusal budget under an event", nil, []string{"--refused-bytes-per-ip", "1000"}, "below one event"},
+		{"negative refusal budget", map[string]string{"SENDORA_REFUSED_BYTES_PER_IP": "-1"}, nil, "--refused-bytes-per-ip must be 0 (off) or positive"},
 		{"body timeout too short", nil, []string{"--body-timeout", "10ms"}, "--body-timeout"},
 		{"retention in minutes", nil, []string{"--retention", "30m"}, "within the hour"},
 		{"retention without a unit", map[string]string{"SENDORA_RETENTION": "90"}, nil, `SENDORA_RETENTION="90"`},
@@ -57,11 +59,12 @@ func TestConfigIsStrict(t *testing.T) {
 	// Good env values are taken, and a flag on the command line wins.
 	c, err := parseServe(env{getenv: testEnv(map[string]string{
 		"SENDORA_RATE_LIMIT_KEY": "10", "SENDORA_MAX_PENDING_EVENTS": "0x2710", "SENDORA_BODY_TIMEOUT": "20s", "SENDORA_RATE_LIMIT_IP": "5",
+		"SENDORA_REFUSED_BYTES_PER_IP": "0",
 	})}, []string{"--rate-limit-ip", "7"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.rateLimitKey != 10 || c.maxPending != 10_000 || c.bodyTimeout != 20*time.Second || c.rateLimitIP != 7 {
+	if c.rateLimitKey != 10 || c.maxPending != 10_000 || c.bodyTimeout != 20*time.Second || c.rateLimitIP != 7 || c.refusedPerIP != 0 {
 		t.Errorf("parsed %+v", c)
 	}
 }

@@ -25,13 +25,14 @@ type hooks struct {
 	onOutcome func(ingest.Outcome)
 	onRequest func(route string, status int, d time.Duration)
 	onSweep   func(deleted int64, d time.Duration, err error)
+	onHeld    func(wait time.Duration, refused bool)
 }
 
 func newHooks(m *metrics.Metrics) hooks {
 	if m == nil {
 		return hooks{}
 	}
-	return hooks{onCommit: m.Commit, onOutcome: m.Ingest, onRequest: m.Request, onSweep: m.RetentionSwept}
+	return hooks{onCommit: m.Commit, onOutcome: m.Ingest, onRequest: m.Request, onSweep: m.RetentionSwept, onHeld: m.Held}
 }
 
 // startMetrics serves /metrics and /debug/pprof/ on their own listener at

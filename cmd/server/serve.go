@@ -39,6 +39,7 @@ type serveConfig struct {
 	maxPending      int
 	maxInflight     int
 	maxPerIP        int
+	refusedPerIP    int
 	bodyTimeout     time.Duration
 	dedupMemtable   int
 }
@@ -58,6 +59,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 	maxPending := f.int("max-pending-events", 50_000, "events queued for commit before the API answers 503 OVERLOADED; at least one batch (500)")
 	maxInflight := f.int("max-inflight-bytes", 32<<20, "bytes of request bodies in progress at once (each holds what it declared or has sent) before the API answers 503 OVERLOADED; one client address may hold an eighth")
 	maxPerIP := f.int("max-inflight-per-ip", ingest.DefaultMaxInflightPerIP, "requests in progress at once from one client address (IPv6 by /64) before it gets 429")
+	refusedPerIP := f.int("refused-bytes-per-ip", ingest.DefaultRefusedBytesPerIP, "bytes per second of refused input (invalid JSON or events, unknown keys) one client address (IPv6 by /64) may send; past it (with a burst of two seconds' worth) its requests wait, or get 429; 0 is no limit")
 	bodyTimeout := f.duration("body-timeout", ingest.DefaultBodyTimeout, "how long a request body may take to arrive before the answer is 408 REQUEST_TIMEOUT")
 	grace := f.duration("shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
 	metricsAddr := f.string("metrics-addr", "", "address for Prometheus /metrics and /debug/pprof/ (keep it private, e.g. 127.0.0.1:9090); empty is off")
@@ -91,6 +93,10 @@ func parseServe(e env, args []string) (serveConfig, error) {
 		return serveConfig{}, usagef("serve: --max-pending-events %d is below the largest batch (%d events): every full batch would be answered 503", *maxPending, ingest.MaxBatchEvents)
 	case *maxInflight < ingest.MaxBatchBytes:
 		return serveConfig{}, usagef("serve: --max-inflight-bytes %d is below one batch body (%d bytes): full batches would always be answered 503", *maxInflight, ingest.MaxBatchBytes)
+	case *refusedPerIP < 0:
+		return serveConfig{}, usagef("serve: --refused-bytes-per-ip must be 0 (off) or positive")
+	case *refusedPerIP > 0 && *refusedPerIP < ingest.MaxEventBytes:
+		return serveConfig{}, usagef("serve: --refused-bytes-per-ip %d is below one event (%d bytes): a client would wait seconds after one refused event", *refusedPerIP, ingest.MaxEventBytes)
 	case *maxPerIP < 1:
 		return serveConfig{}, usagef("serve: --max-inflight-per-ip must be at least 1")
 	case *bodyTimeout < time.Second:
@@ -109,7 +115,7 @@ func parseServe(e env, args []string) (serveConfig, error) {
 			return serveConfig{}, usagef("serve: --public-url %q: want the dashboard's URL, e.g. https://sendora.example.com", *publicURL)
 		}
 	}
-	c.maxPerIP, c.bodyTimeout = *maxPerIP, *bodyTimeout
+	c.maxPerIP, c.bodyTimeout, c.refusedPerIP = *maxPerIP, *bodyTimeout, *refusedPerIP
 	c.metricsAddr, c.retention = *metricsAddr, *keep
 	if *rlKey < 0 || *rlIP < 0 {
 		return serveConfig{}, usagef("serve: rate limits must be 0 (off) or positive")
@@ -193,7 +199,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	ing = ingest.NewHandler(ingest.Config{
 		Log: log, Store: d.Store, Verifier: verifier, Writer: writer, ClientIP: ips,
 		KeyTTL: c.secretCacheTTL, RateLimitKey: c.rateLimitKey, RateLimitIP: c.rateLimitIP,
-		MaxInflightBytes: int64(c.maxInflight), MaxInflightPerIP: c.maxPerIP, BodyTimeout: c.bodyTimeout, Observe: hk.onOutcome,
+		MaxInflightBytes: int64(c.maxInflight), MaxInflightPerIP: c.maxPerIP, BodyTimeout: c.bodyTimeout, RefusedBytesPerIP: int64(c.refusedPerIP), Observe: hk.onOutcome, Held: hk.onHeld,
 	})
 	// A rotation, strict toggle or project change made by the CLI or
 	// another instance applies here within a second.

@@ -253,8 +253,9 @@ func invalidText() *eventError {
 
 // batchItem is one element of a batch's events: the event, or why it failed.
 type batchItem struct {
-	ev  event
-	err *eventError
+	ev   event
+	err  *eventError
+	size int // bytes of the event in the body
 }
 
 // decodeBatch decodes {"publicKey": "...", "events": [...]} event by event,
@@ -321,6 +322,7 @@ func decodeBatch(body []byte, items []batchItem) (publicKey string, _ []batchIte
 					it.err = decodeError(err)
 				}
 				end := dec.InputOffset()
+				it.size = int(end - start)
 				if it.err == nil && end-start > MaxEventBytes {
 					it.err = &eventError{Code: CodePayloadTooLarge, Message: fmt.Sprintf("an event is at most %d bytes", MaxEventBytes)}
 				}

@@ -47,16 +47,38 @@ type Config struct {
 	// per client IP; 0 turns a limit off.
 	RateLimitKey float64
 	RateLimitIP  float64
-	Now          func() time.Time
+	// RefusedBytesPerIP is the refusal budget of a client address (IPv6
+	// by /64): the bytes per second of refused input it may send (bodies
+	// and events refused as INVALID_JSON, INVALID_EVENT, INVALID_PUBLIC_KEY
+	// or ORIGIN_NOT_ALLOWED; strict identity's refusals do not count), with
+	// a burst of two seconds' worth. Past it, the address's next requests
+	// wait until the budget has room, or get 429 RATE_LIMITED when that is
+	// more than maxHold away. Refused input costs the server as much to
+	// read as stored events but is answered without waiting for a commit,
+	// so without the budget one sender looping on it takes a share of the
+	// CPU from every valid client. 0 turns it off.
+	RefusedBytesPerIP int64
+	Now               func() time.Time
 	// Observe, when set, is told each request's Outcome (for metrics). It
 	// runs on the request path: it must be cheap and must not block.
 	Observe func(Outcome)
+	// Held, when set, is told of each request held for its address's
+	// refusal budget: how long it waited, or, when refused (429), how long
+	// it would have had to.
+	Held func(wait time.Duration, refused bool)
 }
 
 // Defaults of Config.
 const (
 	DefaultMaxInflightPerIP = 256
 	DefaultBodyTimeout      = 15 * time.Second
+	// DefaultRefusedBytesPerIP is the refusal budget serve starts with:
+	// about 2,000 refused events a second, far past what a working SDK
+	// sends, far under what one looping sender could.
+	DefaultRefusedBytesPerIP = 1 << 20
+	// maxHold is the longest a request waits for its address's refusal
+	// budget; past it the answer is 429 at once.
+	maxHold = 5 * time.Second
 	// answerWithin is how long after its body a request may take to be
 	// answered: the wait for its commit, which may wait out the store's
 	// busy timeout (10 s).
@@ -74,9 +96,11 @@ type Handler struct {
 	bodyWait time.Duration
 	byKey    *limiter
 	byIP     *limiter
+	refused  *limiter // bytes of refused input, by client address
 	now      func() time.Time
 
 	onOutcome func(Outcome)
+	onHeld    func(time.Duration, bool)
 }
 
 // NewHandler returns the ingestion handler.
@@ -117,9 +141,11 @@ func NewHandler(c Config) *Handler {
 		bodyWait: c.BodyTimeout,
 		byKey:    newLimiter(c.RateLimitKey),
 		byIP:     newLimiter(c.RateLimitIP),
+		refused:  newLimiter(float64(c.RefusedBytesPerIP)),
 		now:      c.Now,
 
 		onOutcome: c.Observe,
+		onHeld:    c.Held,
 	}
 }
 
@@ -162,7 +188,8 @@ type request struct {
 	endpoint string
 	received time.Time
 	ip       string
-	slot     *slot // its admission; leave when done
+	ipKey    string // ip as the per-address limits count it (clientip.Key)
+	slot     *slot  // its admission; leave when done
 }
 
 // begin runs the checks both endpoints make before reading the body and
@@ -172,6 +199,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string,
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	req := &request{w: w, r: r, endpoint: endpoint, received: h.now().UTC(), ip: h.ips.IP(r)}
+	req.ipKey = clientip.Key(req.ip)
 	if !mediaTypeOK(r.Header.Get("Content-Type")) {
 		drain(w, r)
 		writeError(w, http.StatusUnsupportedMediaType, &eventError{Code: CodeUnsupportedMediaType,
@@ -183,13 +211,17 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string,
 		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), 0)
 		return nil, false
 	}
-	s, ok := h.admit.enter(clientip.Key(req.ip))
+	s, ok := h.admit.enter(req.ipKey)
 	if !ok {
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "too many requests in progress from this client"}, time.Second)
 		return nil, false
 	}
 	req.slot = s
+	if !h.holdForRefusals(req) {
+		s.leave()
+		return nil, false
+	}
 	// The body must arrive within bodyWait; the answer may then wait for
 	// its commit. The server's own timeouts cover the dashboard.
 	rc := http.NewResponseController(w)
@@ -197,6 +229,41 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string,
 	rc.SetReadDeadline(now.Add(h.bodyWait))
 	rc.SetWriteDeadline(now.Add(h.bodyWait + answerWithin))
 	return req, true
+}
+
+// holdForRefusals makes a request from an address past its refusal budget
+// wait until the budget has room again (Config.RefusedBytesPerIP), so that
+// a sender looping on refused input is paced by the budget rather than by
+// how fast the server can refuse it. A wait past maxHold is answered 429
+// at once. It returns false when the request was answered or its client
+// went away.
+func (h *Handler) holdForRefusals(req *request) bool {
+	wait := h.refused.debt(req.ipKey, h.now())
+	if wait <= 0 {
+		return true
+	}
+	if h.onHeld != nil {
+		h.onHeld(wait, wait > maxHold)
+	}
+	if wait > maxHold {
+		drain(req.w, req.r)
+		writeError(req.w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited,
+			Message: "too much refused input (invalid JSON or events, unknown keys) from this client; fix what the earlier answers name"}, wait)
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-req.r.Context().Done():
+		return false
+	}
+}
+
+// chargeRefused charges n bytes of refused input to the request's address.
+func (h *Handler) chargeRefused(req *request, n int) {
+	h.refused.charge(req.ipKey, n, req.received)
 }
 
 func mediaTypeOK(ct string) bool {
@@ -259,9 +326,17 @@ func (h *Handler) resolveKey(ctx context.Context, req *request, bodyKey string, 
 	return p, nil, 0, 0
 }
 
+// keyRefused charges a body whose key or origin was refused (not a key
+// that is only over its rate limit, nor a failed lookup).
+func (h *Handler) keyRefused(req *request, status, n int) {
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		h.chargeRefused(req, n)
+	}
+}
+
 // limitIP applies the per-IP rate limit.
 func (h *Handler) limitIP(req *request, n int) bool {
-	if ok, wait := h.byIP.allow(clientip.Key(req.ip), n, req.received); !ok {
+	if ok, wait := h.byIP.allow(req.ipKey, n, req.received); !ok {
 		writeError(req.w, http.StatusTooManyRequests, &eventError{Code: CodeRateLimited, Message: "rate limit for this client exceeded"}, wait)
 		return false
 	}
@@ -286,6 +361,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, eerr := decodeEvent(buf.Bytes())
 	if eerr != nil {
+		h.chargeRefused(req, buf.Len())
 		writeError(w, http.StatusBadRequest, eerr, 0)
 		return
 	}
@@ -294,10 +370,12 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 	}
 	p, eerr, status, retry := h.resolveKey(r.Context(), req, ev.PublicKey, 1)
 	if eerr != nil {
+		h.keyRefused(req, status, buf.Len())
 		writeError(w, status, eerr, retry)
 		return
 	}
 	if eerr := ev.validate(); eerr != nil {
+		h.chargeRefused(req, buf.Len())
 		h.observeEvent(p, eventInvalid, 0, false)
 		writeError(w, http.StatusBadRequest, eerr, 0)
 		return
@@ -322,6 +400,7 @@ func (h *Handler) Event(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if results[0] == Refused {
+		h.chargeRefused(req, buf.Len())
 		h.observeEvent(p, eventInvalid, 0, false)
 		writeError(w, http.StatusBadRequest, refusedByStore(), 0)
 		return
@@ -372,6 +451,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		itemsPool.Put(itemsp)
 	}()
 	if eerr != nil {
+		h.chargeRefused(req, buf.Len())
 		status := http.StatusBadRequest
 		switch eerr.Code {
 		case CodePayloadTooLarge:
@@ -387,6 +467,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	}
 	p, eerr, status, retry := h.resolveKey(r.Context(), req, bodyKey, len(items))
 	if eerr != nil {
+		h.keyRefused(req, status, buf.Len())
 		writeError(w, status, eerr, retry)
 		return
 	}
@@ -408,6 +489,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		reason    identity.Reason
 	}
 	var pending []unverified
+	refusedBytes := 0
 	for i := range items {
 		it := &items[i]
 		if it.err == nil {
@@ -416,6 +498,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		if it.err != nil {
 			rej = append(rej, rejected{i, it.err})
 			out.Invalid++
+			refusedBytes += it.size
 			continue
 		}
 		res := kr.VerifyToken(it.ev.UserID, it.ev.IdentityToken, req.received)
@@ -444,6 +527,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 	refused := false
 	for k, res := range results {
 		if res == Refused {
+			refusedBytes += items[rowItem[k]].size
 			rej = append(rej, rejected{rowItem[k], refusedByStore()})
 			out.Invalid++
 			refused = true
@@ -461,6 +545,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.writer.Reject(reportOnly)
+	h.chargeRefused(req, refusedBytes)
 	h.observe(&out)
 	if rej == nil {
 		rej = []rejected{}

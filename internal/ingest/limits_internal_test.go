@@ -39,6 +39,41 @@ func TestLimiterKeepsWhomItLimits(t *testing.T) {
 	}
 }
 
+// TestRefusalDebtHoldsOnlyDebtors: the refusal budget (charge, debt) keeps
+// the debt of an address however many others are charged, and never holds
+// back an address that was not charged itself, even with the map full of
+// debtors.
+func TestRefusalDebtHoldsOnlyDebtors(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	l := newLimiter(1000) // 1,000 bytes/s, burst 2,000
+	l.max = 100
+	if d := l.debt("never-charged", now); d != 0 {
+		t.Fatalf("debt of an address never charged: %s", d)
+	}
+	l.charge("poisoner", 12_000, now) // 10 s of debt past the burst
+	if d := l.debt("poisoner", now); d < 9*time.Second || d > 11*time.Second {
+		t.Fatalf("debt after 12,000 bytes: %s, want 10 s", d)
+	}
+	for i := range 10_000 {
+		l.charge(fmt.Sprintf("filler-%d", i), 5_000, now)
+		if len(l.m) > l.max {
+			t.Fatalf("map grew to %d past %d", len(l.m), l.max)
+		}
+	}
+	if d := l.debt("poisoner", now.Add(time.Second)); d < 8*time.Second {
+		t.Errorf("after 10,000 other addresses the poisoner owes %s: its debt was forgotten", d)
+	}
+	if d := l.debt("valid-client", now); d != 0 {
+		t.Errorf("with the map full of debtors, an address never charged is held %s", d)
+	}
+	if d := l.debt("filler-9999", now); d != 0 {
+		t.Errorf("an address charged while the map was full is held %s: it would share others' debt", d)
+	}
+	if d := l.debt("poisoner", now.Add(11*time.Second)); d != 0 {
+		t.Errorf("debt left after it was paid: %s", d)
+	}
+}
+
 // TestKeyCacheFloodKeepsKnownKeys: a flood of distinct unknown keys never
 // drops a known key from the cache, so the project's own events cost no
 // store read however long the flood lasts.

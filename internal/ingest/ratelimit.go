@@ -51,6 +51,60 @@ func (l *limiter) allow(key string, n int, now time.Time) (bool, time.Duration) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	lim := l.entry(key, now)
+	need := min(n, l.burst)
+	if tokens := lim.TokensAt(now); tokens < float64(need) {
+		return false, time.Duration((float64(need) - tokens) / float64(l.rate) * float64(time.Second))
+	}
+	for left := n; left > 0; left -= l.burst {
+		lim.ReserveN(now, min(left, l.burst)) // never cancelled: what exceeds the bucket is debt
+	}
+	return true, 0
+}
+
+// debt returns how long key's bucket takes to hold tokens again: 0 while
+// it has some. It creates no entry: a key never charged owes nothing, and
+// neither does one charge found the map full for (see charge).
+func (l *limiter) debt(key string, now time.Time) time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.m[key]
+	if lim == nil {
+		return 0
+	}
+	tokens := lim.TokensAt(now)
+	if tokens > 0 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(l.rate) * float64(time.Second))
+}
+
+// charge takes n tokens from key's bucket whatever it holds: past empty,
+// the rest is debt (see debt). A nil limiter charges nothing, and neither
+// does one whose map is full of keys in debt: debt is asked of every
+// request, and a shared overflow bucket would hold back keys that were
+// never charged.
+func (l *limiter) charge(key string, n int, now time.Time) {
+	if l == nil || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.entry(key, now)
+	if lim == l.overflow {
+		return
+	}
+	for left := n; left > 0; left -= l.burst {
+		lim.ReserveN(now, min(left, l.burst))
+	}
+}
+
+// entry returns key's bucket, made if need be; past max keys, the shared
+// overflow bucket. l.mu is held.
+func (l *limiter) entry(key string, now time.Time) *rate.Limiter {
 	if now.Sub(l.swept) > time.Minute {
 		l.sweep(now)
 	}
@@ -66,14 +120,7 @@ func (l *limiter) allow(key string, n int, now time.Time) (bool, time.Duration) 
 			lim = l.overflow
 		}
 	}
-	need := min(n, l.burst)
-	if tokens := lim.TokensAt(now); tokens < float64(need) {
-		return false, time.Duration((float64(need) - tokens) / float64(l.rate) * float64(time.Second))
-	}
-	for left := n; left > 0; left -= l.burst {
-		lim.ReserveN(now, min(left, l.burst)) // never cancelled: what exceeds the bucket is debt
-	}
-	return true, 0
+	return lim
 }
 
 // sweep drops the entries whose buckets are full again.

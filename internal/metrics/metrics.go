@@ -53,6 +53,8 @@ type Metrics struct {
 	retentionDeleted       prometheus.Counter
 	retentionErrors        prometheus.Counter
 	retentionSweepDuration prometheus.Histogram
+	held                   *prometheus.CounterVec
+	heldSeconds            prometheus.Counter
 }
 
 type routeStatus struct {
@@ -159,6 +161,14 @@ func New(version string) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(.001, 4, 10),
 		}),
 	}
+	m.held = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "ingest", Name: "held_requests_total",
+		Help: "Ingestion requests from a client address past its refusal budget (--refused-bytes-per-ip): held until it had room (outcome waited), or answered 429 at once when that was more than 5 s away (outcome refused).",
+	}, []string{"outcome"})
+	m.heldSeconds = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "ingest", Name: "held_seconds_total",
+		Help: "Time ingestion requests waited for their address's refusal budget.",
+	})
 	m.batchEventsByEndpoint = map[string]prometheus.Observer{
 		"/events":       m.batchEvents.WithLabelValues("/events"),
 		"/events/batch": m.batchEvents.WithLabelValues("/events/batch"),
@@ -177,6 +187,7 @@ func New(version string) *Metrics {
 		m.accepted, m.rejected, m.reportOnly, m.invalid, m.batchEvents,
 		m.commitEvents, m.commitDuration, m.commits, m.commitErrors, m.stored, m.duplicates, m.refusedByStore,
 		m.retentionDeleted, m.retentionErrors, m.retentionSweepDuration,
+		m.held, m.heldSeconds,
 	)
 	return m
 }
@@ -311,6 +322,17 @@ func (m *Metrics) RetentionSwept(deleted int64, d time.Duration, err error) {
 	if err != nil {
 		m.retentionErrors.Inc()
 	}
+}
+
+// Held counts a request held for its address's refusal budget
+// (ingest.Config.Held).
+func (m *Metrics) Held(wait time.Duration, refused bool) {
+	if refused {
+		m.held.WithLabelValues("refused").Inc()
+		return
+	}
+	m.held.WithLabelValues("waited").Inc()
+	m.heldSeconds.Add(wait.Seconds())
 }
 
 // WatchWriter exports the writer's queue depth and the rejection rows its
