@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -168,7 +169,7 @@ func drive(srv *serverProc, sc scenario, warmup, measure time.Duration) (result,
 			}
 		}()
 	}
-	var poisoned atomic.Int64
+	var poisoned poisonStats
 	for range sc.poison {
 		wg.Add(1)
 		go func() {
@@ -177,20 +178,25 @@ func drive(srv *serverProc, sc scenario, warmup, measure time.Duration) (result,
 		}()
 	}
 	time.Sleep(warmup)
+	cpu0 := srv.cpu()
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(measure)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	serverCPU := srv.cpu() - cpu0
 	close(stop)
 	wg.Wait()
-	if sc.poison > 0 && poisoned.Load() == 0 {
-		return result{}, fmt.Errorf("%s: the poison senders sent nothing", sc.name)
+	if sc.poison > 0 {
+		if poisoned.sent == 0 {
+			return result{}, fmt.Errorf("%s: the poison senders sent nothing", sc.name)
+		}
+		fmt.Fprintf(os.Stderr, "  poison: %d requests in %s, answered %v (0: no answer)\n", poisoned.sent, (warmup + elapsed).Round(time.Second), poisoned.statuses)
 	}
 
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	res := result{scenario: sc, events: events.Load(), requests: requests.Load(), errors: errs.Load(), statuses: statuses, elapsed: elapsed}
+	res := result{scenario: sc, events: events.Load(), requests: requests.Load(), errors: errs.Load(), statuses: statuses, elapsed: elapsed, serverCPU: serverCPU}
 	if len(all) > 0 {
 		res.p50 = all[len(all)/2]
 		res.p99 = all[len(all)*99/100]

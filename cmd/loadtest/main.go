@@ -62,7 +62,16 @@ type result struct {
 	statuses      map[int]int64
 	elapsed       time.Duration
 	p50, p99, max time.Duration
-	peakRSS       int64 // bytes
+	peakRSS       int64         // bytes
+	serverCPU     time.Duration // the server processes' CPU time while measured
+}
+
+// cpuPerEvent is the server's CPU time per accepted event.
+func (r result) cpuPerEvent() time.Duration {
+	if r.events == 0 {
+		return 0
+	}
+	return r.serverCPU / time.Duration(r.events)
 }
 
 func (r result) eps() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -159,8 +168,9 @@ func run() error {
 			}
 			servers = append(servers, name)
 		}
-		// With -poison, each round runs the scenario clean and then beside
-		// the poison senders, so drift on a shared machine hits both alike.
+		// With -poison, each round runs the scenario clean and beside the
+		// poison senders, in turn first, so drift on a shared machine hits
+		// both alike; report pairs them by round.
 		variants := []scenario{sc}
 		if *poison > 0 {
 			p := sc
@@ -169,6 +179,9 @@ func run() error {
 			variants = append(variants, p)
 		}
 		for round := 0; round < max(1, *rounds); round++ {
+			if round > 0 {
+				slices.Reverse(variants)
+			}
 			for _, v := range variants {
 				if err := runRound(v, servers, bin, self, tmp, *dbURL, *warmup, *duration, &results); err != nil {
 					return err
@@ -278,6 +291,52 @@ func report(w io.Writer, results []result) {
 		fmt.Fprintf(w, "| %s | %s | %.0f | %d | %.0f | %.2f ms | %.2f ms | %d MiB | %d | %s |\n",
 			r.name, r.server, r.eps(), len(groups[k]), float64(r.requests)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.peakRSS>>20, r.errors, ratio)
 	}
+	// A scenario beside poison senders against the same scenario clean in
+	// the same round: the medians above drift with the machine between
+	// rounds, the pairs much less.
+	for _, k := range order {
+		cleanName, _, ok := strings.Cut(k.scenario, " + ")
+		if !ok || !strings.HasSuffix(k.scenario, " poison") {
+			continue
+		}
+		poisoned := inRunOrder(results, k.scenario, k.server)
+		clean := inRunOrder(results, cleanName, k.server)
+		var ratios []float64
+		for i := range min(len(clean), len(poisoned)) {
+			ratios = append(ratios, poisoned[i].eps()/clean[i].eps())
+		}
+		var each strings.Builder
+		for _, r := range ratios {
+			fmt.Fprintf(&each, " %.2f", r)
+		}
+		slices.Sort(ratios)
+		fmt.Fprintf(w, "\n%s on %s: valid events/s against the clean run of the same round, median **%.2f** (%+.0f %%); each round:%s\n",
+			k.scenario, k.server, ratios[len(ratios)/2], (ratios[len(ratios)/2]-1)*100, each.String())
+		medianCPU := func(rs []result) time.Duration {
+			c := make([]time.Duration, len(rs))
+			for i, r := range rs {
+				c[i] = r.cpuPerEvent()
+			}
+			slices.Sort(c)
+			return c[len(c)/2]
+		}
+		if c := medianCPU(clean); c > 0 {
+			p := medianCPU(poisoned)
+			fmt.Fprintf(w, "server CPU per valid event (median): clean %.2f µs, beside the poison %.2f µs (%+.0f %%)\n",
+				float64(c)/1e3, float64(p)/1e3, (float64(p)/float64(c)-1)*100)
+		}
+	}
+}
+
+// inRunOrder returns the results of one scenario on one server, round by round.
+func inRunOrder(results []result, scenario, server string) []result {
+	var out []result
+	for _, r := range results {
+		if r.name == scenario && r.server == server {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // serverProc is a server under test in its own process.
@@ -332,6 +391,32 @@ func (s *serverProc) peakRSS() int64 {
 		peak = max(peak, o.ownPeakRSS())
 	}
 	return peak
+}
+
+// cpu returns the CPU time the server's processes have used (0 for a
+// server this run did not start).
+func (s *serverProc) cpu() time.Duration {
+	var total time.Duration
+	for _, p := range append([]*serverProc{s}, s.others...) {
+		if p.cmd == nil || p.cmd.Process == nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: utime and stime
+		// are the 12th and 13th, in clock ticks (100 per second on Linux).
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
 }
 
 func (s *serverProc) ownPeakRSS() int64 {

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 )
 
 // poisonBodies are what a poison sender sends, in turn: events that
@@ -37,9 +38,33 @@ func poisonBodies(key string) [][]byte {
 	return append(out, []byte(batch.String()))
 }
 
-// poisonSender posts poison at full speed until stop, counting requests.
-func poisonSender(srv *serverProc, stop <-chan struct{}, sent *atomic.Int64) {
+// poisonAddr is the address poison senders connect from: another client
+// than the valid ones (on Linux every 127.x.y.z reaches the loopback), as
+// a hostile SDK is, so that the server's per-address budgets tell them
+// apart as they would in production.
+var poisonAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+
+// poisonStats counts what the poison senders were answered.
+type poisonStats struct {
+	mu       sync.Mutex
+	statuses map[int]int
+	sent     int
+}
+
+func (p *poisonStats) add(status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.statuses == nil {
+		p.statuses = map[int]int{}
+	}
+	p.statuses[status]++
+	p.sent++
+}
+
+// poisonSender posts poison at full speed until stop, ignoring Retry-After.
+func poisonSender(srv *serverProc, stop <-chan struct{}, stats *poisonStats) {
 	client := httpClient(1)
+	client.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: poisonAddr}).DialContext
 	bodies := poisonBodies(srv.key)
 	for i := 0; ; i++ {
 		select {
@@ -56,10 +81,11 @@ func poisonSender(srv *serverProc, stop <-chan struct{}, sent *atomic.Int64) {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
+			stats.add(0)
 			continue
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		sent.Add(1)
+		stats.add(resp.StatusCode)
 	}
 }
