@@ -263,7 +263,7 @@ func (h *Handler) holdForRefusals(req *request) bool {
 
 // chargeRefused charges n bytes of refused input to the request's address.
 func (h *Handler) chargeRefused(req *request, n int) {
-	h.refused.charge(req.ipKey, n, req.received)
+	h.refused.charge(req.ipKey, n, h.now())
 }
 
 func mediaTypeOK(ct string) bool {

@@ -39,6 +39,31 @@ func TestLimiterKeepsWhomItLimits(t *testing.T) {
 	}
 }
 
+// TestLimiterClockNeverRunsBack: requests pass the limiter the time they
+// were received, not always in that order (a slow body, a held request).
+// One passing an earlier time than the last must not move the buckets'
+// clocks back, or the next request is credited the same seconds again.
+func TestLimiterClockNeverRunsBack(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	l := newLimiter(10) // 10 events/s, burst 20
+	if ok, _ := l.allow("k", 10, t0.Add(10*time.Second)); !ok {
+		t.Fatal("a full bucket refused half its burst")
+	}
+	if ok, _ := l.allow("k", 5, t0); !ok { // received 10 s ago, its body just arrived
+		t.Fatal("a late request refused with 10 events left")
+	}
+	if ok, _ := l.allow("k", 20, t0.Add(10*time.Second+time.Millisecond)); ok {
+		t.Error("a late request from 10 s ago refilled the bucket: 35 events let through within a millisecond")
+	}
+
+	r := newLimiter(1000) // the refusal budget: bytes/s, burst 2,000
+	r.charge("a", 12_000, t0.Add(10*time.Second))
+	r.charge("a", 1, t0)
+	if d := r.debt("a", t0.Add(10*time.Second)); d < 9*time.Second {
+		t.Errorf("a late charge forgave the debt: %s left, want 10 s", d)
+	}
+}
+
 // TestRefusalDebtHoldsOnlyDebtors: the refusal budget (charge, debt) keeps
 // the debt of an address however many others are charged, and never holds
 // back an address that was not charged itself, even with the map full of

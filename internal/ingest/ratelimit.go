@@ -31,6 +31,21 @@ type limiter struct {
 	m        map[string]*rate.Limiter
 	overflow *rate.Limiter
 	swept    time.Time
+	latest   time.Time // the latest time any call gave (see at)
+}
+
+// at returns now, or the latest time an earlier call gave if that is
+// later. Callers race, and a request may pass the time it was received
+// after others passed later ones; a rate.Limiter charged at an earlier
+// time than its last moves its clock back, and credits the same seconds
+// again at the next call: a slow body in flight would let its key through
+// at twice the rate. l.mu is held.
+func (l *limiter) at(now time.Time) time.Time {
+	if now.Before(l.latest) {
+		return l.latest
+	}
+	l.latest = now
+	return now
 }
 
 func newLimiter(perSecond float64) *limiter {
@@ -51,6 +66,7 @@ func (l *limiter) allow(key string, n int, now time.Time) (bool, time.Duration) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now = l.at(now)
 	lim := l.entry(key, now)
 	need := min(n, l.burst)
 	if tokens := lim.TokensAt(now); tokens < float64(need) {
@@ -71,6 +87,7 @@ func (l *limiter) debt(key string, now time.Time) time.Duration {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now = l.at(now)
 	lim := l.m[key]
 	if lim == nil {
 		return 0
@@ -93,6 +110,7 @@ func (l *limiter) charge(key string, n int, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now = l.at(now)
 	lim := l.entry(key, now)
 	if lim == l.overflow {
 		return
