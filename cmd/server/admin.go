@@ -218,6 +218,6 @@ func cmdAdminResetPassword(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("admin reset-password: %w", err)
 	}
-	fmt.Fprintf(e.stderr, "password of %s set; %d session(s) signed out. Sign in on the dashboard at /login.\n", addr, n)
+	fmt.Fprintf(e.stderr, "password of %s set; %d session(s) signed out, and the account's sign-in lockout cleared. Sign in on the dashboard at /login.\n", addr, n)
 	return nil
 }

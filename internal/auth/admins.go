@@ -29,8 +29,9 @@ const (
 )
 
 // ResetPassword checks the password, stores its hash for the admin with the
-// email and ends every session of that admin; the CLI's `admin
-// reset-password` uses it. It returns how many sessions it ended.
+// email, ends every session of that admin and clears the account's
+// sign-in lockout; the CLI's `admin reset-password` uses it. It returns
+// how many sessions it ended.
 func ResetPassword(ctx context.Context, st *store.Store, h *Hasher, email, password string, c store.Audit) (int64, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
@@ -52,7 +53,16 @@ func ResetPassword(ctx context.Context, st *store.Store, h *Hasher, email, passw
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("no admin has the email %s", e)
 	}
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	// The account's lockout guarded the old password. Whoever resets it
+	// is usually letting a locked-out admin back in now; guesses at the new
+	// password start counting afresh (the per-address counters stay).
+	if err := st.ResetThrottle(ctx, scopeAccount, e); err != nil {
+		return n, fmt.Errorf("password set, but the account's sign-in lockout was not cleared: %w", err)
+	}
+	return n, nil
 }
 
 // RemoveAdmin removes the admin with the email and ends its sessions,

@@ -56,6 +56,10 @@ const (
 	sweepBatch = 500
 )
 
+// scopeAccount is the scope of the per-account counter, keyed by the
+// normalized email.
+const scopeAccount = "account"
+
 // limiter counts failures per key of one scope in fixed windows.
 type limiter struct {
 	st     *store.Store
@@ -117,7 +121,7 @@ func newThrottle(st *store.Store, l Limits) *throttle {
 	return &throttle{
 		st:      st,
 		ip:      &limiter{st: st, scope: "ip", max: l.PerIP, window: l.Window},
-		account: &limiter{st: st, scope: "account", max: l.PerAccount, window: l.Window},
+		account: &limiter{st: st, scope: scopeAccount, max: l.PerAccount, window: l.Window},
 		device:  &limiter{st: st, scope: "device", max: l.PerDevice, window: l.Window},
 	}
 }

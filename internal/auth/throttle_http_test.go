@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sendora/sendora/internal/auth"
 	"github.com/sendora/sendora/internal/server/dashtest"
+	"github.com/sendora/sendora/internal/store"
 )
 
 // TestThrottleHoldsUnderConcurrentGuesses sends a burst of wrong guesses at
@@ -112,4 +114,42 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// TestResetPasswordClearsTheAccountLockout: an admin locked out by failed
+// sign-ins (on a browser that is not a known device) whose password is
+// reset with `admin reset-password` signs in with the new one at once,
+// instead of waiting out the window; guesses at it count afresh.
+func TestResetPasswordClearsTheAccountLockout(t *testing.T) {
+	limits := auth.Limits{Window: 15 * time.Minute, PerIP: 1000, PerAccount: 3, PerDevice: 3}
+	e := dashtest.New(t, dashtest.Options{Limits: limits, TrustedProxies: []string{"127.0.0.1"}})
+	e.CreateAdmin("ada@example.com")
+	ip := 0
+	signIn := func(pw string) int {
+		ip++
+		c := e.NewClient()
+		c.Header.Set("X-Forwarded-For", "198.51.100."+itoa(ip))
+		return c.Post("/login", url.Values{"email": {"ada@example.com"}, "password": {pw}}).StatusCode
+	}
+	for i := range limits.PerAccount {
+		if code := signIn("wrong guess " + itoa(i)); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d = %d, want 401", i, code)
+		}
+	}
+	if code := signIn(dashtest.Password); code != http.StatusTooManyRequests {
+		t.Fatalf("the right password on a locked account = %d, want 429", code)
+	}
+	const newPW = "a brand new passphrase"
+	if _, err := auth.ResetPassword(context.Background(), e.Store, auth.NewHasher(auth.DefaultParams, 1), "Ada@Example.com", newPW, store.Audit{Actor: "cli", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if code := signIn(newPW); code != http.StatusSeeOther {
+		t.Fatalf("the new password after the reset = %d, want 303", code)
+	}
+	for i := range limits.PerAccount {
+		signIn("another wrong guess " + itoa(i))
+	}
+	if code := signIn(newPW); code != http.StatusTooManyRequests {
+		t.Errorf("after %d new failures = %d, want the lockout back (429)", limits.PerAccount, code)
+	}
 }
