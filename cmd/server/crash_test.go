@@ -293,7 +293,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Logf("dedup index after the test: %+v", info)
 	}
 	stored := map[string]int{}
-	pr, err := st.ProjectByPublicKey(context.Background(), key)
+	pr, err := st.ProjectByKey(context.Background(), key, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestMillionForgedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	pr, _ := st.ProjectByPublicKey(context.Background(), key)
+	pr, _ := st.ProjectByKey(context.Background(), key, time.Now())
 	totals, err := st.OutcomeTotals(context.Background(), pr.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)

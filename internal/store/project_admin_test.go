@@ -59,7 +59,7 @@ func TestProjectRenameKeepsDataAndKeys(t *testing.T) {
 		if _, err := s.ProjectByName(ctx, "shop"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("old name: err = %v, want ErrNotFound", err)
 		}
-		if got, err := s.ProjectByPublicKey(ctx, p.PublicKey); err != nil || got.Name != "store" {
+		if got, err := s.ProjectByKey(ctx, p.PublicKey, time.Now()); err != nil || got.Name != "store" {
 			t.Errorf("by key after rename = %+v, %v", got, err)
 		}
 		if n, _ := s.CountEvents(ctx, p.ID); n != 3 {

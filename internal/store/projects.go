@@ -171,12 +171,6 @@ func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error)
 	return p, nil
 }
 
-// ProjectByPublicKey returns the project a public key identifies now: its
-// current key, or the previous one until that stops.
-func (s *Store) ProjectByPublicKey(ctx context.Context, key string) (Project, error) {
-	return s.ProjectByKey(ctx, key, time.Now())
-}
-
 // ProjectByKey returns the project a public key identifies at now: its
 // current key, or the previous one while now is before PreviousKeyUntil (or
 // until it is revoked). A revoked or expired key, or one of a deleted
