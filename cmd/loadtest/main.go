@@ -312,20 +312,22 @@ func report(w io.Writer, results []result) {
 		slices.Sort(ratios)
 		fmt.Fprintf(w, "\n%s on %s: valid events/s against the clean run of the same round, median **%.2f** (%+.0f %%); each round:%s\n",
 			k.scenario, k.server, ratios[len(ratios)/2], (ratios[len(ratios)/2]-1)*100, each.String())
-		medianCPU := func(rs []result) time.Duration {
-			c := make([]time.Duration, len(rs))
-			for i, r := range rs {
-				c[i] = r.cpuPerEvent()
-			}
-			slices.Sort(c)
-			return c[len(c)/2]
-		}
 		if c := medianCPU(clean); c > 0 {
 			p := medianCPU(poisoned)
 			fmt.Fprintf(w, "server CPU per valid event (median): clean %.2f µs, beside the poison %.2f µs (%+.0f %%)\n",
 				float64(c)/1e3, float64(p)/1e3, (float64(p)/float64(c)-1)*100)
 		}
 	}
+}
+
+// medianCPU returns the median of the results' server CPU per event.
+func medianCPU(rs []result) time.Duration {
+	c := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		c[i] = r.cpuPerEvent()
+	}
+	slices.Sort(c)
+	return c[len(c)/2]
 }
 
 // inRunOrder returns the results of one scenario on one server, round by round.

@@ -238,7 +238,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, endpoint string,
 // at once. It returns false when the request was answered or its client
 // went away.
 func (h *Handler) holdForRefusals(req *request) bool {
-	wait := h.refused.debt(req.ipKey, h.now())
+	wait := h.refused.debt(req.ipKey, req.received)
 	if wait <= 0 {
 		return true
 	}

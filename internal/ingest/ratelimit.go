@@ -70,11 +70,9 @@ func (l *limiter) allow(key string, n int, now time.Time) (bool, time.Duration) 
 	lim := l.entry(key, now)
 	need := min(n, l.burst)
 	if tokens := lim.TokensAt(now); tokens < float64(need) {
-		return false, time.Duration((float64(need) - tokens) / float64(l.rate) * float64(time.Second))
+		return false, l.refill(float64(need) - tokens)
 	}
-	for left := n; left > 0; left -= l.burst {
-		lim.ReserveN(now, min(left, l.burst)) // never cancelled: what exceeds the bucket is debt
-	}
+	l.take(lim, n, now)
 	return true, 0
 }
 
@@ -96,7 +94,7 @@ func (l *limiter) debt(key string, now time.Time) time.Duration {
 	if tokens > 0 {
 		return 0
 	}
-	return time.Duration((1 - tokens) / float64(l.rate) * float64(time.Second))
+	return l.refill(1 - tokens)
 }
 
 // charge takes n tokens from key's bucket whatever it holds: past empty,
@@ -115,9 +113,21 @@ func (l *limiter) charge(key string, n int, now time.Time) {
 	if lim == l.overflow {
 		return
 	}
+	l.take(lim, n, now)
+}
+
+// take removes n tokens from lim at now, past empty as debt that later
+// calls wait out; ReserveN takes at most the burst at a time, and its
+// reservations are never cancelled.
+func (l *limiter) take(lim *rate.Limiter, n int, now time.Time) {
 	for left := n; left > 0; left -= l.burst {
 		lim.ReserveN(now, min(left, l.burst))
 	}
+}
+
+// refill returns how long a bucket takes to gain tokens.
+func (l *limiter) refill(tokens float64) time.Duration {
+	return time.Duration(tokens / float64(l.rate) * float64(time.Second))
 }
 
 // entry returns key's bucket, made if need be; past max keys, the shared
